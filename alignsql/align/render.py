@@ -1,0 +1,90 @@
+"""Render an alignment report as Markdown and as a self-contained HTML page."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from alignsql.report import html as H
+
+_INTRO = ("KL-alignment A = exp(-KL/c) between template n-gram distributions (1 = identical; "
+          "the least aligned pair of the report scores 1/e when c is the largest KL). "
+          "AR = A(train, target) / A(model predictions, target): AR > 1 predicts that "
+          "fine-tuning on that training set helps on the target.")
+
+
+def _fmt(v: object) -> str:
+    return f"{v:.3f}" if isinstance(v, float) else ("–" if v is None else str(v))
+
+
+def _md_table(headers: list[str], rows: list[list[object]]) -> str:
+    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    lines += ["| " + " | ".join(_fmt(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def _pair_table(report: dict) -> tuple[list[str], list[list[object]]]:
+    headers = ["source", "target", "A", "KL", "OVLP", "Jaccard", "n source", "n target",
+               "unparsed"]
+    rows = [[p["source"], p["target"], p["alignment"], p["kl"], p["ovlp"], p["jaccard"],
+             p["n_source"], p["n_target"], p["unparsed_source"] + p["unparsed_target"]]
+            for p in sorted(report["pairs"], key=lambda p: (p["target"], -p["alignment"]))]
+    return headers, rows
+
+
+def _ar_table(report: dict) -> tuple[list[str], list[list[object]]]:
+    headers = ["train", "target", "predictions", "A(train)", "A(preds)", "AR", "SFT predicted to"]
+    rows = [[r["train"], r["target"], r["preds"], r["a_train"], r["a_preds"], r["ar"],
+             "help" if (r["ar"] or 0) > 1 else "not help"] for r in report["ar"]]
+    return headers, rows
+
+
+def markdown(report: dict) -> str:
+    out = ["# Dataset alignment report", "", _INTRO, "", f"KL scale c = {report['kl_scale']:.4f}", ""]
+    out += ["## Pairs", "", _md_table(*_pair_table(report)), ""]
+    if report.get("ar"):
+        out += ["## Alignment Ratio", "", _md_table(*_ar_table(report)), ""]
+    for boot in report.get("bootstrap", []):
+        rows = [[i["k"], i["median"], i["lo"], i["hi"]] for i in boot["intervals"]]
+        out += [f"## Bootstrap: {boot['source']} → {boot['target']}", "",
+                _md_table(["target k", "A median", "2.5%", "97.5%"], rows), ""]
+    for ex in report.get("explanations", []):
+        rows = [[f"`{g['ngram']}`", g["freq_target"], g["freq_source"], g["term"]]
+                for g in ex["target_lacks_in_source"][:10]]
+        out += [f"## What {ex['target']} does that {ex['source']} lacks", "",
+                _md_table(["n-gram", "freq in target", "freq in source", "KL term"], rows), ""]
+    return "\n".join(out)
+
+
+def html(report: dict) -> str:
+    pairs = report["pairs"]
+    sources = list(dict.fromkeys(p["source"] for p in pairs))
+    targets = list(dict.fromkeys(p["target"] for p in pairs))
+    values = {(p["source"], p["target"]): p["alignment"] for p in pairs}
+    body = [f"<p>{_INTRO}</p><p class='note'>KL scale c = {report['kl_scale']:.4f}; "
+            f"{report.get('vocab_size', 0):,} distinct n-grams.</p>",
+            "<h2>Alignment matrix</h2>", H.heatmap(sources, targets, values),
+            "<h2>Pairs</h2>", H.table(*_pair_table(report))]
+    if report.get("ar"):
+        body += ["<h2>Alignment Ratio</h2>", H.table(*_ar_table(report))]
+    if report.get("bootstrap"):
+        bars = [(f"{b['source']}→{b['target']} k={i['k']}", i["lo"], i["median"], i["hi"])
+                for b in report["bootstrap"] for i in b["intervals"]]
+        body += ["<h2>How many target queries are enough?</h2>",
+                 "<p class='note'>Bootstrap 95% intervals of A for target samples of k queries.</p>",
+                 H.interval_bars(bars)]
+    for ex in report.get("explanations", []):
+        rows = [[g["ngram"], g["freq_target"], g["freq_source"], g["term"]]
+                for g in ex["target_lacks_in_source"][:10]]
+        body += [f"<h2>What {ex['target']} does that {ex['source']} lacks</h2>",
+                 H.table(["n-gram", "freq in target", "freq in source", "KL term"], rows)]
+    return H.page("Dataset alignment report", "".join(body))
+
+
+def write(report: dict, out_dir: str | Path) -> list[Path]:
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = [out / "report.json", out / "report.md", out / "report.html"]
+    paths[0].write_text(json.dumps(report, indent=2))
+    paths[1].write_text(markdown(report))
+    paths[2].write_text(html(report))
+    return paths

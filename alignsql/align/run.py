@@ -1,0 +1,99 @@
+"""``alignsql align``: from dataset specs to the alignment report (library side, no printing)."""
+from __future__ import annotations
+
+import random
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from alignsql.align.compare import CompareOptions, compare
+from alignsql.align.profile import Profile, content_key, load_cached, profile_examples, store_cached
+from alignsql.data import registry
+from alignsql.errors import AlignSQLError
+
+
+@dataclass
+class AlignConfig:
+    train: list[str] = field(default_factory=list)
+    """Training-set dataset specs (name:split or file:PATH); repeat the option for several."""
+    target: list[str] = field(default_factory=list)
+    """Target workload specs: what the model must answer after fine-tuning."""
+    preds: list[str] = field(default_factory=list)
+    """JSONL files of the model's own predictions on the target (``sql`` per line): enables AR."""
+    target_sample: int | None = None
+    """Use a seeded random sample of this many target queries."""
+    max_n: int = 15
+    """Longest template n-gram (the paper uses 15)."""
+    eps: float = 1e-6
+    """Additive smoothing of the n-gram distributions before KL."""
+    kl_scale: float | None = None
+    """Fix c in A = exp(-KL/c) to compare runs; default: the largest KL of this report."""
+    direction: str = "source-target"
+    """KL direction: source-target = D(train||target), or target-source."""
+    bootstrap: list[int] = field(default_factory=lambda: [50, 100, 200, 0])
+    """Target sample sizes for bootstrap intervals of A (0 = all)."""
+    n_boot: int = 100
+    """Bootstrap resamples per interval."""
+    seed: int = 0
+    """Seed for target sampling and the bootstrap."""
+    top: int = 10
+    """How many divergent n-grams to explain per pair."""
+    data_root: str | None = None
+    """Data folder (default: $ALIGNSQL_DATA, else ../shared/data)."""
+    workers: int = 2
+    """Processes for templating."""
+    cache: bool = True
+    """Reuse cached templates (keyed by the content hash of the data files)."""
+
+    def __post_init__(self) -> None:
+        if self.direction not in ("source-target", "target-source"):
+            raise AlignSQLError(f"direction must be source-target or target-source, not {self.direction!r}")
+        if self.max_n < 1:
+            raise AlignSQLError("max_n must be at least 1")
+
+
+def profile_spec(spec: str, root: str | None = None, workers: int = 2, cache: bool = True,
+                 progress: bool = False) -> Profile:
+    """A dataset spec's template profile, from the cache when its files are unchanged."""
+    files = registry.files(spec, root)
+    missing = [f for f in files if not f.exists()]
+    if missing:
+        raise AlignSQLError(f"{missing[0]}: file not found (dataset {spec})")
+    key = content_key(files, spec)
+    prof = load_cached(key) if cache else None
+    if prof is None:
+        ds = registry.load(spec, root)
+        if not ds.examples:
+            raise AlignSQLError(f"dataset {spec} has no examples with SQL")
+        prof = profile_examples(spec, ds.examples, workers, progress)
+        if cache:
+            store_cached(key, prof)
+    prof.name = spec
+    return prof
+
+
+def sample(prof: Profile, k: int | None, seed: int) -> Profile:
+    if not k or k >= prof.n:
+        return prof
+    rows = sorted(random.Random(seed).sample(range(prof.n), k))
+    return prof.subset(rows, name=prof.name)
+
+
+def run_align(cfg: AlignConfig, progress: bool = False) -> dict:
+    if not cfg.train and not cfg.preds:
+        raise AlignSQLError("give at least one --train (or --preds) to compare with the target")
+    if not cfg.target:
+        raise AlignSQLError("give at least one --target")
+    prof = lambda s: profile_spec(s, cfg.data_root, cfg.workers, cfg.cache, progress)  # noqa: E731
+    trains = {s: prof(s) for s in cfg.train}
+    targets = {s: sample(prof(s), cfg.target_sample, cfg.seed) for s in cfg.target}
+    preds = {p: prof(p if p.startswith("file:") else f"file:{p}") for p in cfg.preds}
+    for name, p in preds.items():
+        p.name = name
+    opts = CompareOptions(cfg.max_n, cfg.eps, cfg.kl_scale, cfg.direction, cfg.bootstrap,
+                          cfg.n_boot, cfg.seed, cfg.top)
+    try:
+        report = compare(trains, targets, preds, opts)
+    except ValueError as exc:
+        raise AlignSQLError(str(exc)) from None
+    report["config"] = asdict(cfg)
+    return report

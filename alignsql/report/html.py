@@ -1,0 +1,94 @@
+"""Small, dependency-free HTML pieces for reports: a page shell, tables, an SVG heatmap and
+SVG interval bars. Plain inline SVG so a report is one self-contained file."""
+from __future__ import annotations
+
+from html import escape
+from typing import Sequence
+
+STYLE = """
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem auto;max-width:72rem;
+color:#1f2937;padding:0 1rem}h1{font-size:1.6rem}h2{font-size:1.2rem;margin-top:2rem;border-bottom:1px solid #e5e7eb}
+table{border-collapse:collapse;font-size:.9rem;margin:.5rem 0}td,th{padding:.3rem .6rem;border-bottom:1px solid #f0f0f0;text-align:right}
+th{background:#f9fafb}td:first-child,th:first-child{text-align:left}.note{color:#6b7280;font-size:.85rem}
+code{background:#f3f4f6;padding:0 .2rem;border-radius:3px}.good{color:#047857}.bad{color:#b91c1c}
+.cards{display:flex;gap:1rem;flex-wrap:wrap}.card{border:1px solid #e5e7eb;border-radius:8px;padding:.8rem 1rem;min-width:10rem}
+.card b{display:block;font-size:1.4rem}
+"""
+
+
+def page(title: str, body: str) -> str:
+    return (f"<!doctype html><html><head><meta charset='utf-8'><title>{escape(title)}</title>"
+            f"<style>{STYLE}</style></head><body><h1>{escape(title)}</h1>{body}</body></html>")
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+    head = "".join(f"<th>{escape(str(h))}</th>" for h in headers)
+    body = "".join("<tr>" + "".join(f"<td>{_cell(c)}</td>" for c in row) + "</tr>" for row in rows)
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _cell(value: object) -> str:
+    if isinstance(value, float):
+        return f"{value:.3f}"
+    return escape(str(value)) if value is not None else "–"
+
+
+def cards(items: Sequence[tuple[str, object]]) -> str:
+    return "<div class='cards'>" + "".join(
+        f"<div class='card'>{escape(label)}<b>{_cell(v)}</b></div>" for label, v in items) + "</div>"
+
+
+def _color(value: float) -> str:
+    """White (0) to deep teal (1)."""
+    v = max(0.0, min(1.0, value))
+    r, g, b = (int(255 + (c - 255) * v) for c in (13, 115, 119))
+    return f"rgb({r},{g},{b})"
+
+
+def heatmap(rows: Sequence[str], cols: Sequence[str], values: dict[tuple[str, str], float],
+            cell: int = 64) -> str:
+    """An SVG heatmap of values in [0,1], rows x cols, each cell labelled."""
+    left = max((len(r) for r in rows), default=0) * 7 + 10
+    top = max((len(c) for c in cols), default=0) * 6 + 20
+    w, h = left + cell * len(cols) + 10, top + cell * len(rows) + 10
+    parts = [f"<svg xmlns='http://www.w3.org/2000/svg' width='{w}' height='{h}' "
+             f"font-family='system-ui,sans-serif' font-size='11'>"]
+    for j, c in enumerate(cols):
+        x = left + j * cell + cell / 2
+        parts.append(f"<text x='{x}' y='{top - 6}' transform='rotate(-35 {x} {top - 6})'>"
+                     f"{escape(c)}</text>")
+    for i, r in enumerate(rows):
+        y = top + i * cell
+        parts.append(f"<text x='{left - 6}' y='{y + cell / 2 + 4}' text-anchor='end'>{escape(r)}</text>")
+        for j, c in enumerate(cols):
+            v = values.get((r, c))
+            x = left + j * cell
+            fill = _color(v) if v is not None else "#eee"
+            ink = "#fff" if v is not None and v > 0.6 else "#111"
+            label = f"{v:.2f}" if v is not None else ""
+            parts.append(f"<rect x='{x}' y='{y}' width='{cell - 2}' height='{cell - 2}' fill='{fill}'>"
+                         f"<title>{escape(r)} → {escape(c)}: {label}</title></rect>"
+                         f"<text x='{x + cell / 2 - 1}' y='{y + cell / 2 + 4}' text-anchor='middle' "
+                         f"fill='{ink}'>{label}</text>")
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def interval_bars(items: Sequence[tuple[str, float, float, float]], width: int = 420) -> str:
+    """Horizontal bars: (label, lo, mid, hi) on a 0-1 axis."""
+    left, row = 170, 22
+    h = row * len(items) + 30
+    parts = [f"<svg xmlns='http://www.w3.org/2000/svg' width='{left + width + 20}' height='{h}' "
+             f"font-family='system-ui,sans-serif' font-size='11'>"]
+    for t in (0, 0.25, 0.5, 0.75, 1.0):
+        x = left + t * width
+        parts.append(f"<line x1='{x}' x2='{x}' y1='0' y2='{h - 20}' stroke='#e5e7eb'/>"
+                     f"<text x='{x}' y='{h - 6}' text-anchor='middle'>{t:g}</text>")
+    for i, (label, lo, mid, hi) in enumerate(items):
+        y = i * row + 12
+        parts.append(f"<text x='{left - 8}' y='{y + 4}' text-anchor='end'>{escape(label)}</text>"
+                     f"<line x1='{left + lo * width}' x2='{left + hi * width}' y1='{y}' y2='{y}' "
+                     f"stroke='#0d7377' stroke-width='4'/>"
+                     f"<circle cx='{left + mid * width}' cy='{y}' r='4' fill='#111'/>")
+    parts.append("</svg>")
+    return "".join(parts)
