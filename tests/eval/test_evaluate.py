@@ -1,0 +1,73 @@
+import json
+
+from alignsql.data.example import Example
+from alignsql.eval.evaluate import EvalOptions, ExampleResult, evaluate
+
+
+def _examples() -> list[Example]:
+    sqls = ["SELECT count(*) FROM singer",
+            "SELECT name FROM singer WHERE country = 'France' ORDER BY age",
+            "SELECT T1.name, T2.year FROM singer AS T1 JOIN concert AS T2 ON T1.singer_id = T2.singer_id",
+            "SELECT value FROM singer WHERE value = 'value'",
+            "SELECT nope FROM singer"]
+    return [Example(f"q{i}", s, db_id="cs", id=str(i)) for i, s in enumerate(sqls)] + [
+        Example("q", "SELECT 1", db_id="absent", id="5")]
+
+
+def test_gold_as_pred_scores_one(db) -> None:
+    ex = _examples()
+    results, summary = evaluate(ex, {e.id: e.sql for e in ex}, {"cs": db, "absent": None},
+                                workers=1)
+    assert summary.ex == 1.0 and summary.valid == 1.0
+    assert summary.n == 6 and summary.n_scored == 4
+    assert summary.errors["gold_error"] == 1 and summary.errors["missing_db"] == 1
+    assert [r.status for r in results][-2:] == ["gold_error", "missing_db"]
+
+
+def test_wrong_missing_and_broken_predictions(db) -> None:
+    ex = _examples()
+    preds = {"0": "SELECT count(*) FROM concert",                          # wrong value
+             "1": "SELECT name FROM singer WHERE country = 'France' ORDER BY age DESC",  # order
+             "2": "SELECT T2.year, T1.name FROM singer AS T1 JOIN concert AS T2 "
+                  "ON T1.singer_id = T2.singer_id",                       # columns swapped: ok
+             "3": None}                                                    # missing
+    results, summary = evaluate(ex, preds, {"cs": db}, workers=1)
+    status = {r.id: r.status for r in results}
+    assert status == {"0": "wrong", "1": "wrong", "2": "correct", "3": "missing_pred",
+                      "4": "gold_error", "5": "missing_db"}
+    assert summary.ex == 0.25 and summary.valid == 0.75
+
+
+def test_parallel_equals_serial_and_streams_jsonl(db, tmp_path) -> None:
+    ex = _examples() * 1
+    preds = {e.id: e.sql for e in ex}
+    _, serial = evaluate(ex, preds, {"cs": db}, workers=1)
+    out = tmp_path / "results.jsonl"
+    _, parallel = evaluate(ex, preds, {"cs": db}, workers=2, results_path=out)
+    assert serial.ex == parallel.ex and serial.errors == parallel.errors
+    assert len(out.read_text().splitlines()) == len(ex)
+
+
+def test_resume_reuses_finished_records(db, tmp_path) -> None:
+    """A record left by an interrupted run is kept when its prediction is unchanged (here a
+    doctored 'correct' for a wrong query proves it was not recomputed); a changed prediction
+    is scored afresh; a torn last line is ignored."""
+    ex = _examples()[:2]
+    out = tmp_path / "results.jsonl"
+    fake = ExampleResult("0", "cs", "correct", "SELECT 42", ex[0].sql)
+    from dataclasses import asdict
+    out.write_text(json.dumps(asdict(fake)) + "\n" + '{"id": "1", "db_')
+    results, summary = evaluate(ex, {"0": "SELECT 42", "1": ex[1].sql}, {"cs": db},
+                                workers=1, results_path=out)
+    assert [r.status for r in results] == ["correct", "correct"]
+    results, _ = evaluate(ex, {"0": "SELECT 43", "1": ex[1].sql}, {"cs": db}, workers=1,
+                          results_path=out)
+    assert results[0].status == "wrong"
+    assert len(out.read_text().splitlines()) == 2
+
+
+def test_ves_is_positive_for_correct(db) -> None:
+    ex = _examples()[:1]
+    _, summary = evaluate(ex, {"0": ex[0].sql}, {"cs": db},
+                          EvalOptions(ves=True, ves_repeats=3), workers=1)
+    assert summary.ves is not None and summary.ves > 0
