@@ -97,4 +97,9 @@ def order_matters(gold_sql: str, dialect: str = "sqlite") -> bool:
         tree = sqlglot.parse_one(gold_sql, read=dialect)
     except (sqlglot.errors.ParseError, sqlglot.errors.TokenError):
         return False
-    return bool(tree is not None and tree.args.get("order"))
+    return tree_orders(tree)
+
+
+def tree_orders(tree: object) -> bool:
+    """``order_matters`` on an already parsed query."""
+    return bool(tree is not None and getattr(tree, "args", {}).get("order"))

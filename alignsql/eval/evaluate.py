@@ -13,15 +13,18 @@ import pickle
 from collections import Counter, defaultdict
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
+from sqlglot.errors import TokenError
+
 from alignsql.data.example import Example
-from alignsql.eval.compare import order_matters, results_match
+from alignsql.eval.compare import results_match, tree_orders
 from alignsql.eval.executor import ExecResult, execute
 from alignsql.paths import fingerprint, home
-from alignsql.sql.hardness import from_sql as hardness_from_sql
-from alignsql.sql.template import template
+from alignsql.sql import hardness as hardness_mod
+from alignsql.sql.template import fallback_tokens, from_tree, parse_tokens, tokenize
 
 EVAL_VERSION = "1"
 """Stamped on every output; bump when scoring semantics change so numbers are not mixed."""
@@ -89,11 +92,32 @@ def _mean_time(db: str, sql: str, repeats: int, timeout: float) -> float:
     return sum(kept) / len(kept)
 
 
+@dataclass(frozen=True)
+class Analysis:
+    template: tuple[str, ...]
+    ordered: bool
+    hardness: str
+
+
+@lru_cache(maxsize=20_000)
+def analyze(sql: str, dialect: str) -> Analysis:
+    """One parse per query for its template, whether its order matters, and its hardness."""
+    try:
+        tokens = tokenize(sql, dialect)
+    except TokenError:
+        return Analysis((), False, "")
+    tree = parse_tokens(sql, tokens, dialect)
+    if tree is None:
+        return Analysis(fallback_tokens(tokens), False, "")
+    return Analysis(from_tree(tree, tokens), tree_orders(tree),
+                    hardness_mod.from_tree(tree) or "")
+
+
 def score(task: Task, opts: EvalOptions, fresh: dict) -> ExampleResult:
     ex = task.example
+    info = analyze(ex.sql, ex.dialect)
     res = ExampleResult(ex.id, ex.db_id, WRONG, task.pred, ex.sql,
-                        hardness=ex.hardness or (hardness_from_sql(ex.sql, ex.dialect) or ""),
-                        difficulty=ex.difficulty)
+                        hardness=ex.hardness or info.hardness, difficulty=ex.difficulty)
     if task.db is None:
         res.status = MISSING_DB
         return res
@@ -105,14 +129,13 @@ def score(task: Task, opts: EvalOptions, fresh: dict) -> ExampleResult:
     if task.pred is None:
         res.status = MISSING_PRED
         return res
-    res.template_match = template(task.pred, ex.dialect).tokens == template(ex.sql, ex.dialect).tokens
+    res.template_match = analyze(task.pred, ex.dialect).template == info.template
     pred = execute(task.db, task.pred, opts.timeout, opts.max_rows)
     res.pred_elapsed = pred.elapsed
     if not pred.ok:
         res.status, res.pred_error, res.pred_message = PRED_ERROR, pred.error, pred.message
         return res
-    ordered = order_matters(ex.sql, ex.dialect)
-    if results_match(gold.rows, pred.rows, ordered, opts.float_digits):
+    if results_match(gold.rows, pred.rows, info.ordered, opts.float_digits):
         res.status = CORRECT
         if opts.ves:
             t_gold = _mean_time(task.db, ex.sql, opts.ves_repeats, opts.timeout)

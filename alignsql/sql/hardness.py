@@ -81,6 +81,11 @@ def from_sql(sql: str, dialect: str = "sqlite") -> str | None:
         tree = sqlglot.parse_one(sql, read=dialect)
     except (sqlglot.errors.ParseError, sqlglot.errors.TokenError):
         return None
+    return from_tree(tree)
+
+
+def from_tree(tree: exp.Expression | None) -> str | None:
+    """Hardness from a parsed query (its first statement)."""
     comp2 = 0
     while isinstance(tree, exp.SetOperation):
         comp2 += 1
