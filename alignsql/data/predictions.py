@@ -69,7 +69,8 @@ def read_predictions(path: str | Path) -> Predictions:
         if "id" in rec and rec["id"] is not None:
             with_id += 1
             key = str(rec["id"])
-            preds.counts["duplicate_id"] += key in preds.by_id
+            if key in preds.by_id:
+                preds.counts["duplicate_id"] += 1  # the first prediction for an id is kept
             preds.by_id.setdefault(key, sql)
         else:
             without_id += 1

@@ -23,6 +23,8 @@ class EvalConfig:
     """Score the gold SQL against itself (a self-check: must give EX = 1.0)."""
     limit: int | None = None
     """Only the first N examples."""
+    only_predicted: bool = False
+    """Score only the examples that have a prediction (for predictions on a sample)."""
     workers: int = 2
     """Worker processes."""
     timeout: float = 10.0
@@ -57,6 +59,10 @@ def run_eval(cfg: EvalConfig, progress: bool = False) -> tuple[list[ExampleResul
         read_counts: dict = {}
     else:
         loaded = read_predictions(cfg.preds)
+        if cfg.only_predicted:
+            if loaded.ordered:
+                raise AlignSQLError(f"{cfg.preds}: --only-predicted needs an 'id' on every line")
+            examples = [e for e in examples if e.id in loaded.by_id]
         preds, extra = loaded.for_examples(list(examples))
         read_counts = dict(loaded.counts)
     db_paths = {db: ds.db_path(db) for db in {e.db_id for e in examples}}

@@ -1,0 +1,75 @@
+"""Load a causal LM by registry name, local directory or Hugging Face id, on the best device."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from alignsql.errors import AlignSQLError
+from alignsql.models.gguf import convert
+from alignsql.models.registry import MODELS
+
+DTYPES = ("bf16", "fp32", "fp16")
+
+
+@dataclass
+class LoadedModel:
+    model: Any
+    tokenizer: Any
+    name: str
+    device: str
+    dtype: str
+
+
+def pick_device(device: str = "auto") -> str:
+    import torch
+    if device != "auto":
+        return device
+    if torch.cuda.is_available():
+        return "cuda"
+    return "cpu"
+
+
+def resolve(name_or_path: str, log=lambda _: None) -> str:
+    """A registry name becomes its converted cache directory; a path or hub id is kept."""
+    if name_or_path in MODELS:
+        return str(convert(MODELS[name_or_path], log))
+    path = Path(name_or_path)
+    if path.exists():
+        if not (path / "config.json").exists():
+            raise AlignSQLError(f"{path}: not a model directory (no config.json)")
+        return str(path)
+    if "/" not in name_or_path:
+        raise AlignSQLError(f"unknown model {name_or_path!r}: use one of "
+                            f"{', '.join(MODELS)}, a model directory, or a Hugging Face id")
+    return name_or_path
+
+
+def _torch_dtype(dtype: str):
+    import torch
+    if dtype not in DTYPES:
+        raise AlignSQLError(f"dtype must be one of {', '.join(DTYPES)}, not {dtype!r}")
+    return {"bf16": torch.bfloat16, "fp32": torch.float32, "fp16": torch.float16}[dtype]
+
+
+def load(name_or_path: str, dtype: str = "bf16", device: str = "auto",
+         log=lambda _: None) -> LoadedModel:
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    source = resolve(name_or_path, log)
+    dev = pick_device(device)
+    try:
+        tok = AutoTokenizer.from_pretrained(source)
+        model = AutoModelForCausalLM.from_pretrained(source, dtype=_torch_dtype(dtype))
+    except OSError as exc:
+        raise AlignSQLError(f"cannot load model {name_or_path!r}: {str(exc).splitlines()[0]}") from None
+    prepare_tokenizer(tok)
+    model.to(dev).eval()
+    return LoadedModel(model, tok, name_or_path, dev, dtype)
+
+
+def prepare_tokenizer(tok) -> None:
+    """Left padding for batched generation; a pad token where the model has none."""
+    tok.padding_side = "left"
+    if tok.pad_token is None:
+        tok.pad_token = tok.eos_token

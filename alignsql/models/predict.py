@@ -1,0 +1,200 @@
+"""``alignsql predict``: prompts for a dataset, batched generation, SQL extraction, streamed to
+JSONL (one record per example, with its id), resumable, with a throughput summary."""
+from __future__ import annotations
+
+import json
+import random
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from alignsql import config
+from alignsql.data import registry
+from alignsql.data.example import Dataset, Example, Schema
+from alignsql.data.schema import from_sqlite
+from alignsql.errors import AlignSQLError
+from alignsql.models.extract import extract_sql
+from alignsql.models.generate import GenOptions, PrefixCache, generate
+from alignsql.models.loading import LoadedModel, load
+from alignsql.models.prompts import Prompt, PromptOptions, build
+from alignsql.models.registry import DEFAULT_MODEL
+
+
+@dataclass
+class PredictConfig:
+    model: str = DEFAULT_MODEL
+    """Registry name (alignsql models list), a model directory, or a Hugging Face id."""
+    dataset: str = "spider:dev"
+    """Dataset spec whose questions to answer."""
+    out: str = "preds.jsonl"
+    """Predictions JSONL (resumed if it exists)."""
+    limit: int | None = None
+    """Answer at most N questions (after --sample)."""
+    sample: int | None = None
+    """A seeded random sample of N questions (among those with a database if --with-db)."""
+    with_db: bool = False
+    """Only questions whose SQLite database exists."""
+    seed: int = 0
+    """Seed of the sample and of sampled generation."""
+    batch_size: int = 8
+    """Prompts per generate call (left-padded)."""
+    num_samples: int = 1
+    """Candidates per question (sampled when > 1)."""
+    temperature: float = 0.0
+    """0 = greedy."""
+    max_new_tokens: int = 256
+    """Generation budget per candidate."""
+    dtype: str = "bf16"
+    """bf16, fp32 or fp16."""
+    device: str = "auto"
+    """auto (CUDA when present), cpu, cuda, ..."""
+    sample_values: int = 3
+    """Distinct example values per column in the prompt."""
+    max_prompt_tokens: int = 2048
+    """Prompt token budget (values, then least relevant tables, are dropped to meet it)."""
+    prefix_cache: bool = True
+    """Reuse the KV cache of the prompt part shared by questions on one database."""
+    data_root: str | None = None
+    """Data folder (default: $ALIGNSQL_DATA, else ../shared/data)."""
+
+
+def choose_examples(ds: Dataset, cfg: PredictConfig) -> list[Example]:
+    examples = [e for e in ds.examples if not cfg.with_db or ds.db_path(e.db_id)]
+    if cfg.sample and cfg.sample < len(examples):
+        rows = sorted(random.Random(cfg.seed).sample(range(len(examples)), cfg.sample))
+        examples = [examples[r] for r in rows]
+    return examples[: cfg.limit] if cfg.limit else examples
+
+
+_SCHEMAS: dict[tuple[int, str, int], Schema | None] = {}
+
+
+def schema_for(ds: Dataset, db_id: str, samples: int) -> Schema | None:
+    """The dataset's schema (curated keys), with sample values from its database if present."""
+    key = (id(ds), db_id, samples)
+    if key not in _SCHEMAS:
+        _SCHEMAS[key] = _merged_schema(ds, db_id, samples)
+    return _SCHEMAS[key]
+
+
+def _merged_schema(ds: Dataset, db_id: str, samples: int) -> Schema | None:
+    path = ds.db_path(db_id)
+    base = ds.schemas.get(db_id)
+    if path is None:
+        return base
+    live = from_sqlite(path, db_id, samples=samples)
+    if base is None:
+        return live
+    for table in base.tables:  # keep the curated keys and names, borrow the values
+        other = live.table(table.name)
+        cols = {c.name.lower(): c for c in (other.columns if other else [])}
+        for col in table.columns:
+            if col.name.lower() in cols:
+                col.samples = cols[col.name.lower()].samples
+    return base
+
+
+def _done_ids(path: Path) -> set[str]:
+    done = set()
+    if path.exists():
+        for line in path.read_text().splitlines():
+            try:
+                done.add(str(json.loads(line)["id"]))
+            except (json.JSONDecodeError, KeyError, TypeError):
+                continue  # a torn last line from a killed run
+    return done
+
+
+def plan_batches(items: list, size: int, key) -> list[tuple[list, bool]]:
+    """(batch, shares_prefix) pairs. Items with the same ``key`` (prompt prefix) go together so
+    the prefix is prefilled once; prefixes seen only once are pooled into mixed batches (on a
+    CPU prefill cost is linear in tokens, so caching pays as soon as two questions share one)."""
+    groups: dict[str, list] = {}
+    for item in items:
+        groups.setdefault(key(item), []).append(item)
+    shared, singles = [], []
+    for group in groups.values():
+        if len(group) == 1:
+            singles.extend(group)
+            continue
+        shared.extend((group[i:i + size], True) for i in range(0, len(group), size))
+    mixed = [(singles[i:i + size], False) for i in range(0, len(singles), size)]
+    return shared + mixed
+
+
+def predict(lm: LoadedModel, ds: Dataset, examples: list[Example], cfg: PredictConfig,
+            out: Path, on_batch=None) -> dict:
+    """Answer ``examples``, appending records to ``out``; returns counts and throughput."""
+    popts = PromptOptions(cfg.sample_values, cfg.max_prompt_tokens)
+    gopts = GenOptions(cfg.max_new_tokens, cfg.num_samples, cfg.temperature, seed=cfg.seed)
+    done = _done_ids(out)
+    todo = [e for e in examples if e.id not in done]
+    prompts = {e.id: build(e, schema_for(ds, e.db_id, cfg.sample_values), lm.tokenizer, popts)
+               for e in todo}
+    # questions on one schema share a prefix (its KV cache is reused), and similar lengths
+    # batch with less padding
+    todo.sort(key=lambda e: (prompts[e.id].prefix, prompts[e.id].n_tokens))
+    stats = {"n": len(examples), "resumed": len(done & {e.id for e in examples}), "answered": 0,
+             "empty": 0, "over_budget": 0, "gen_tokens": 0, "seconds": 0.0}
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with open(out, "a") as fh:
+        cache = PrefixCache()
+        for batch, shared in plan_batches(todo, cfg.batch_size, lambda e: prompts[e.id].prefix):
+            start = time.perf_counter()
+            prefix = prompts[batch[0].id].prefix if shared and cfg.prefix_cache else None
+            gens = generate(lm, [prompts[e.id].text for e in batch], gopts, prefix, cache)
+            stats["seconds"] += time.perf_counter() - start
+            for ex, group in zip(batch, gens):
+                rec = _record(ex, prompts[ex.id], group, ds)
+                stats["answered"] += 1
+                stats["empty"] += not rec["sql"]
+                stats["over_budget"] += prompts[ex.id].over_budget
+                stats["gen_tokens"] += sum(g.n_tokens for g in group)
+                fh.write(json.dumps(rec) + "\n")
+            fh.flush()
+            if on_batch:
+                on_batch(len(batch), stats)
+    secs = stats["seconds"] or float("nan")
+    stats.update(qps=stats["answered"] / secs, tokens_per_s=stats["gen_tokens"] / secs)
+    return stats
+
+
+def _record(ex: Example, prompt: Prompt, group, ds: Dataset) -> dict:
+    sqls = [extract_sql(g.text, ex.dialect) for g in group]
+    rec = {"id": ex.id, "db_id": ex.db_id, "question": ex.question, "sql": sqls[0],
+           "raw": group[0].text, "prompt_tokens": prompt.n_tokens,
+           "gen_tokens": sum(g.n_tokens for g in group)}
+    if len(group) > 1:
+        rec["candidates"] = sqls
+    if prompt.dropped_tables:
+        rec["dropped_tables"] = prompt.dropped_tables
+    if prompt.over_budget:
+        rec["over_budget"] = True
+    return rec
+
+
+def run_predict(cfg: PredictConfig, progress: bool = False, log=lambda _: None) -> dict:
+    if cfg.batch_size < 1 or cfg.num_samples < 1:
+        raise AlignSQLError("batch_size and num_samples must be at least 1")
+    ds = registry.load(cfg.dataset, cfg.data_root)
+    examples = choose_examples(ds, cfg)
+    if not examples:
+        raise AlignSQLError(f"no questions to answer in {cfg.dataset} with these filters")
+    lm = load(cfg.model, cfg.dtype, cfg.device, log)
+    out = Path(cfg.out)
+    bar = None
+    if progress:
+        from tqdm import tqdm
+        bar = tqdm(total=len(examples), desc="predicting", unit="q")
+        bar.update(len(_done_ids(out) & {e.id for e in examples}))
+
+    def on_batch(n: int, stats: dict) -> None:
+        if bar:
+            bar.update(n)
+            bar.set_postfix(qps=f"{stats['answered'] / max(stats['seconds'], 1e-9):.2f}")
+    stats = predict(lm, ds, examples, cfg, out, on_batch)
+    if bar:
+        bar.close()
+    config.save(cfg, out.with_suffix(".config.yaml"))
+    stats.update(model=cfg.model, device=lm.device, dtype=cfg.dtype, out=str(out))
+    return stats
