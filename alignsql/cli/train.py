@@ -1,0 +1,36 @@
+"""``alignsql train sft --config FILE [key=value ...] [--resume]``."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from alignsql import config
+from alignsql.train.config import SFTConfig
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    group = sub.add_parser("train", help="fine-tune a model")
+    gsub = group.add_subparsers(dest="train_command", metavar="METHOD", required=True)
+    p = gsub.add_parser("sft", help="supervised fine-tuning (LoRA or full) with TRL")
+    p.add_argument("--config", required=True, help="YAML file mirroring SFTConfig "
+                   "(see configs/sft/)")
+    p.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="override config keys")
+    p.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
+    p.add_argument("--eval", help="target dataset evaluated before and after (sets eval=)")
+    p.add_argument("--eval-limit", type=int, help="questions of the target (sets eval_limit=)")
+    p.set_defaults(func=cmd_sft)
+
+
+def cmd_sft(args: argparse.Namespace) -> int:
+    from alignsql.train.sft import train
+
+    overrides = list(args.overrides)
+    if args.eval:
+        overrides.append(f"eval={args.eval}")
+    if args.eval_limit:
+        overrides.append(f"eval_limit={args.eval_limit}")
+    cfg = config.load_yaml(SFTConfig, args.config, overrides)
+    summary = train(cfg, resume=args.resume, log=lambda m: print(m, file=sys.stderr, flush=True))
+    print(json.dumps(summary, indent=2))
+    return 0

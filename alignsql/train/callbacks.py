@@ -1,0 +1,52 @@
+"""The metrics every trainer logs, with the same keys: metrics.jsonl in the run directory."""
+from __future__ import annotations
+
+import json
+import resource
+import time
+from pathlib import Path
+
+from transformers import TrainerCallback
+
+METRIC_KEYS = ("step", "epoch", "loss", "eval_loss", "learning_rate", "grad_norm",
+               "tokens_per_s", "tokens_seen", "peak_rss_mb", "cuda_peak_mb", "elapsed_s")
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+class MetricsCallback(TrainerCallback):
+    """Appends one row per log event; tokens/s counts the tokens of the batches trained on."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.start = time.perf_counter()
+        self.last_time = self.start
+        self.last_tokens = 0
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        self.start = self.last_time = time.perf_counter()
+        self.last_tokens = state.num_input_tokens_seen or 0
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        if not logs:
+            return
+        now = time.perf_counter()
+        tokens = state.num_input_tokens_seen or 0
+        row = {k: None for k in METRIC_KEYS}
+        row.update(step=state.global_step, epoch=state.epoch, loss=logs.get("loss"),
+                   eval_loss=logs.get("eval_loss"), learning_rate=logs.get("learning_rate"),
+                   grad_norm=logs.get("grad_norm"), tokens_seen=tokens,
+                   tokens_per_s=(tokens - self.last_tokens) / max(now - self.last_time, 1e-9),
+                   peak_rss_mb=peak_rss_mb(), cuda_peak_mb=_cuda_peak(),
+                   elapsed_s=now - self.start)
+        if logs.get("eval_loss") is None:  # eval rows do not advance the token clock
+            self.last_time, self.last_tokens = now, tokens
+        with open(self.path, "a") as fh:
+            fh.write(json.dumps(row) + "\n")
+
+
+def _cuda_peak() -> float | None:
+    import torch
+    return torch.cuda.max_memory_allocated() / 2**20 if torch.cuda.is_available() else None

@@ -1,0 +1,48 @@
+"""Run directories and checkpoint I/O shared by every trainer."""
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+from alignsql import config
+from alignsql.errors import AlignSQLError
+
+
+def run_dir(output_dir: str, name: str, resume: bool) -> Path:
+    path = Path(output_dir) / name
+    if path.exists() and not resume and any(path.iterdir()):
+        raise AlignSQLError(f"run directory {path} exists: pass --resume to continue it, or "
+                            f"choose another name (name=...)")
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def last_checkpoint(path: Path) -> str | None:
+    ckpts = sorted((p for p in (path / "checkpoints").glob("checkpoint-*") if p.is_dir()),
+                   key=lambda p: int(p.name.split("-")[-1]))
+    # a checkpoint is complete once its trainer state is written (the last file saved)
+    done = [p for p in ckpts if (p / "trainer_state.json").exists()]
+    return str(done[-1]) if done else None
+
+
+def save_config(cfg, path: Path) -> None:
+    config.save(cfg, path / "config.yaml")
+
+
+def save_merged(model, tokenizer, path: Path) -> Path:
+    """Base + adapter merged into plain weights, loadable by ``--model <run>/merged``."""
+    out = path / "merged"
+    tmp = path / "merged.partial"
+    shutil.rmtree(tmp, ignore_errors=True)
+    merged = model.merge_and_unload() if hasattr(model, "merge_and_unload") else model
+    merged.save_pretrained(tmp, safe_serialization=True)
+    tokenizer.padding_side = "left"
+    tokenizer.save_pretrained(tmp)
+    shutil.rmtree(out, ignore_errors=True)
+    tmp.replace(out)
+    return out
+
+
+def write_json(path: Path, data: dict) -> None:
+    path.write_text(json.dumps(data, indent=2))

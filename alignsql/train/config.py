@@ -1,0 +1,96 @@
+"""The SFT command's config: one dataclass, mirrored exactly by configs/sft/*.yaml."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from alignsql.errors import AlignSQLError
+
+
+@dataclass
+class SFTConfig:
+    name: str = "sft"
+    """Run name: outputs go to <output_dir>/<name>/."""
+    output_dir: str = "runs"
+    """Folder that holds run directories."""
+    model: str = "qwen2.5-coder-0.5b"
+    """Base model: registry name, model directory or Hugging Face id."""
+    train: list[str] = field(default_factory=lambda: ["spider:train"])
+    """Training dataset specs (name:split or file:PATH, e.g. an `alignsql select` subset)."""
+    train_size: list[int] = field(default_factory=list)
+    """Examples sampled from each training spec (same order); empty = all of each."""
+    mix: list[float] = field(default_factory=list)
+    """Mixing weights per spec; with n_train, source i gets n_train * w_i / sum(w)."""
+    n_train: int | None = None
+    """Total examples when mixing by weights."""
+    val_fraction: float = 0.05
+    """Held-out share of the training examples, for validation loss."""
+    method: str = "lora"
+    """lora or full."""
+    lora_r: int = 16
+    """LoRA rank."""
+    lora_alpha: int = 32
+    """LoRA scaling numerator (alpha / r scales the update)."""
+    lora_dropout: float = 0.05
+    """Dropout on the LoRA path."""
+    lora_targets: str = "all-linear"
+    """Modules that get adapters (PEFT's target_modules; all-linear = every linear layer)."""
+    max_length: int = 1024
+    """Tokens per training sequence (prompt + SQL); prompts shrink their schema to fit."""
+    sample_values: int = 0
+    """Distinct example values per column in prompts (keep equal at training and inference)."""
+    learning_rate: float = 2e-4
+    """Peak learning rate (cosine decay after warm-up)."""
+    warmup_ratio: float = 0.03
+    """Share of steps spent warming up."""
+    weight_decay: float = 0.0
+    """AdamW weight decay."""
+    epochs: float = 1.0
+    """Passes over the training data (ignored when max_steps > 0)."""
+    max_steps: int = -1
+    """Stop after this many optimizer steps (-1: use epochs)."""
+    batch_size: int = 4
+    """Sequences per device step."""
+    grad_accum: int = 1
+    """Steps accumulated per optimizer update."""
+    packing: bool = False
+    """Pack several examples into one sequence (padding-free; position ids keep them apart)."""
+    group_by_length: bool = True
+    """Batch examples of similar length together (less padding), when not packing."""
+    gradient_checkpointing: bool = False
+    """Recompute activations in the backward pass: less memory, about 30% slower."""
+    dtype: str = "bf16"
+    """Compute precision: bf16 (autocast over fp32 weights) or fp32."""
+    device: str = "auto"
+    """auto (CUDA when present), cpu or cuda."""
+    logging_steps: int = 5
+    """Write a metrics.jsonl row every N optimizer steps."""
+    save_steps: int = 50
+    """Checkpoint every N optimizer steps (a killed run resumes from the last one)."""
+    eval_steps: int = 50
+    """Validation loss every N optimizer steps."""
+    seed: int = 0
+    """Seed for sampling, shuffling and initialisation."""
+    eval: str | None = None
+    """Target dataset evaluated by execution before and after training (e.g. spider:dev)."""
+    eval_limit: int = 200
+    """Questions of the target (a seeded sample among those with a database)."""
+    eval_batch_size: int = 8
+    """Generation batch size for the before/after evaluation."""
+    merge: bool = True
+    """Also write a merged model (base + adapter) to <run>/merged."""
+    data_root: str | None = None
+    """Data folder (default: $ALIGNSQL_DATA, else ../shared/data)."""
+
+    def __post_init__(self) -> None:
+        if self.method not in ("lora", "full"):
+            raise AlignSQLError(f"method must be lora or full, not {self.method!r}")
+        if self.dtype not in ("bf16", "fp32"):
+            raise AlignSQLError(f"dtype must be bf16 or fp32, not {self.dtype!r}")
+        if self.train_size and len(self.train_size) != len(self.train):
+            raise AlignSQLError("train_size needs one number per train spec")
+        if self.mix and (len(self.mix) != len(self.train) or not self.n_train):
+            raise AlignSQLError("mix needs one weight per train spec, and n_train")
+        if not 0 <= self.val_fraction < 1:
+            raise AlignSQLError("val_fraction must be in [0, 1)")
+        if self.max_length < 64:
+            raise AlignSQLError("max_length must be at least 64")

@@ -1,0 +1,87 @@
+"""Training records: examples from dataset specs (sampled and mixed), rendered with the one
+prompt module into prompt/completion pairs that fit ``max_length``. Shared by every trainer."""
+from __future__ import annotations
+
+import random
+from collections import Counter
+from dataclasses import dataclass, field
+
+from alignsql.data import registry
+from alignsql.data.example import Dataset, Example
+from alignsql.errors import AlignSQLError
+from alignsql.models.predict import schema_for
+from alignsql.models.prompts import PromptOptions, build, completion
+
+
+@dataclass
+class TrainingData:
+    train: list[dict]
+    val: list[dict]
+    sources: dict[str, int]
+    """Examples taken from each spec."""
+    skipped: Counter = field(default_factory=Counter)
+    """Examples left out, by reason (too long even with a reduced schema, ...)."""
+    shrunk: int = 0
+    """Prompts whose schema lost sample values or tables to fit max_length."""
+
+
+def _per_source_counts(specs: list[str], sizes: list[int], mix: list[float],
+                       n_train: int | None) -> list[int | None]:
+    if sizes:
+        return list(sizes)
+    if mix:
+        total = sum(mix)
+        return [round(n_train * w / total) for w in mix]
+    return [None] * len(specs)
+
+
+def gather(specs: list[str], sizes: list[int], mix: list[float], n_train: int | None,
+           seed: int, root: str | None) -> list[tuple[Example, Dataset]]:
+    """Seeded samples of each spec, each example with the dataset it came from."""
+    out: list[tuple[Example, Dataset]] = []
+    for spec, n in zip(specs, _per_source_counts(specs, sizes, mix, n_train)):
+        ds = registry.load(spec, root)
+        rows = list(range(len(ds.examples)))
+        if n is not None and n < len(rows):
+            rows = sorted(random.Random(f"{seed}:{spec}").sample(rows, n))
+        elif n is not None and n > len(rows):
+            raise AlignSQLError(f"{spec} has {len(rows)} examples, fewer than the {n} asked for")
+        out.extend((ds.examples[r], ds) for r in rows)
+    return out
+
+
+def records(pairs: list[tuple[Example, Dataset]], tokenizer, max_length: int,
+            sample_values: int, skipped: Counter) -> tuple[list[dict], int]:
+    """Prompt/completion dicts; the prompt budget is what the completion leaves of max_length."""
+    out, shrunk = [], 0
+    count = lambda s: len(tokenizer(s, add_special_tokens=False)["input_ids"])  # noqa: E731
+    for ex, ds in pairs:
+        target = completion(ex.sql)
+        budget = max_length - count(target) - 1  # -1: the EOS TRL appends
+        if budget < 32:
+            skipped["sql longer than max_length"] += 1
+            continue
+        opts = PromptOptions(sample_values=sample_values, max_prompt_tokens=budget)
+        prompt = build(ex, schema_for(ds, ex.db_id, sample_values), tokenizer, opts, count=count)
+        if prompt.over_budget:
+            skipped["prompt over max_length even with one table"] += 1
+            continue
+        shrunk += bool(prompt.dropped_tables or prompt.dropped_samples)
+        out.append({"prompt": prompt.text, "completion": target, "id": ex.id,
+                    "source": f"{ex.source}:{ex.split}"})
+    return out, shrunk
+
+
+def build_training_data(cfg, tokenizer) -> TrainingData:
+    pairs = gather(cfg.train, cfg.train_size, cfg.mix, cfg.n_train, cfg.seed, cfg.data_root)
+    sources = dict(Counter(f"{ex.source}:{ex.split}" for ex, _ in pairs))
+    skipped: Counter = Counter()
+    recs, shrunk = records(pairs, tokenizer, cfg.max_length, cfg.sample_values, skipped)
+    if not recs:
+        raise AlignSQLError(f"no training example fits max_length={cfg.max_length} "
+                            f"({dict(skipped)}): raise max_length")
+    random.Random(cfg.seed).shuffle(recs)
+    n_val = int(len(recs) * cfg.val_fraction) if cfg.val_fraction else 0
+    if cfg.val_fraction and n_val == 0 and len(recs) > 1:
+        n_val = 1
+    return TrainingData(recs[n_val:], recs[:n_val], sources, skipped, shrunk)

@@ -1,0 +1,127 @@
+"""Supervised fine-tuning: TRL's SFTTrainer on prompt/completion pairs (loss on the SQL only),
+LoRA through PEFT or full fine-tuning, one run directory, resumable.
+
+    setup (config, data, model) -> fit (trainer) -> save (adapter, merged) -> evaluate (before/after)
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+from alignsql.errors import AlignSQLError
+from alignsql.train.callbacks import MetricsCallback, peak_rss_mb
+from alignsql.train.checkpoint import last_checkpoint, run_dir, save_config, save_merged, write_json
+from alignsql.train.config import SFTConfig
+from alignsql.train.data import TrainingData, build_training_data
+
+
+def _trl_args(cfg: SFTConfig, out: Path, has_val: bool, device: str):
+    from trl import SFTConfig as TRLConfig
+
+    return TRLConfig(
+        output_dir=str(out / "checkpoints"), num_train_epochs=cfg.epochs, max_steps=cfg.max_steps,
+        per_device_train_batch_size=cfg.batch_size, per_device_eval_batch_size=cfg.batch_size,
+        gradient_accumulation_steps=cfg.grad_accum, learning_rate=cfg.learning_rate,
+        lr_scheduler_type="cosine", warmup_steps=cfg.warmup_ratio, weight_decay=cfg.weight_decay,
+        logging_steps=cfg.logging_steps, save_steps=cfg.save_steps, save_total_limit=2,
+        eval_strategy="steps" if has_val else "no", eval_steps=cfg.eval_steps,
+        bf16=cfg.dtype == "bf16", seed=cfg.seed, data_seed=cfg.seed, report_to=[],
+        max_length=cfg.max_length, completion_only_loss=True, packing=cfg.packing,
+        train_sampling_strategy="group_by_length" if cfg.group_by_length and not cfg.packing
+        else "random",
+        activation_checkpointing=cfg.gradient_checkpointing, include_num_input_tokens_seen="non_padding",
+        use_cpu=device == "cpu", dataloader_num_workers=0, disable_tqdm=True,
+        save_only_model=False)
+
+
+def _peft_config(cfg: SFTConfig):
+    if cfg.method != "lora":
+        return None
+    from peft import LoraConfig
+    return LoraConfig(r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout,
+                      target_modules=cfg.lora_targets, task_type="CAUSAL_LM")
+
+
+def setup(cfg: SFTConfig, resume: bool):
+    from alignsql.models.loading import load
+    out = run_dir(cfg.output_dir, cfg.name, resume)
+    save_config(cfg, out)
+    # fp32 master weights; bf16 runs use autocast (Adam updates in bf16 would underflow)
+    lm = load(cfg.model, dtype="fp32", device=cfg.device)
+    data = build_training_data(cfg, lm.tokenizer)
+    write_json(out / "data.json", {"sources": data.sources, "n_train": len(data.train),
+                                   "n_val": len(data.val), "skipped": dict(data.skipped),
+                                   "prompts_shrunk_to_fit": data.shrunk})
+    return out, lm, data
+
+
+def fit(cfg: SFTConfig, out: Path, lm, data: TrainingData, resume: bool):
+    from datasets import Dataset as HFDataset
+    from trl import SFTTrainer
+
+    lm.tokenizer.padding_side = "right"  # training pads on the right; generation on the left
+    trainer = SFTTrainer(
+        model=lm.model, args=_trl_args(cfg, out, bool(data.val), lm.device),
+        train_dataset=HFDataset.from_list(data.train),
+        eval_dataset=HFDataset.from_list(data.val) if data.val else None,
+        processing_class=lm.tokenizer, peft_config=_peft_config(cfg),
+        callbacks=[MetricsCallback(out / "metrics.jsonl")])
+    checkpoint = last_checkpoint(out) if resume else None
+    try:
+        result = trainer.train(resume_from_checkpoint=checkpoint)
+    except (RuntimeError, MemoryError) as exc:
+        if isinstance(exc, MemoryError) or "out of memory" in str(exc).lower():
+            raise AlignSQLError("out of memory: lower batch_size or max_length, or set "
+                                "gradient_checkpointing=true") from None
+        raise
+    return trainer, result, checkpoint
+
+
+def save(cfg: SFTConfig, out: Path, trainer, lm) -> Path | None:
+    trainer.save_model(str(out / ("adapter" if cfg.method == "lora" else "model")))
+    if not cfg.merge:
+        return None
+    model = trainer.model
+    return save_merged(model, lm.tokenizer, out)
+
+
+def evaluate_target(cfg: SFTConfig, model: str, folder: Path) -> dict:
+    """Predict and score a seeded sample of the target (questions with a database)."""
+    from alignsql.eval.run import EvalConfig, run_eval
+    from alignsql.models.predict import PredictConfig, run_predict
+
+    pcfg = PredictConfig(model=model, dataset=cfg.eval, sample=cfg.eval_limit, with_db=True,
+                         seed=cfg.seed, batch_size=cfg.eval_batch_size, device=cfg.device,
+                         sample_values=cfg.sample_values, out=str(folder / "preds.jsonl"),
+                         data_root=cfg.data_root)
+    stats = run_predict(pcfg)
+    _, summary = run_eval(EvalConfig(dataset=cfg.eval, preds=pcfg.out, only_predicted=True,
+                                     out=str(folder), data_root=cfg.data_root))
+    return {"ex": summary.ex, "n": summary.n_scored, "valid": summary.valid, "qps": stats["qps"]}
+
+
+def train(cfg: SFTConfig, resume: bool = False,
+          log: Callable[[str], None] = lambda _: None) -> dict:
+    """One SFT run; returns the summary also written to <run>/summary.json."""
+    out, lm, data = setup(cfg, resume)
+    log(f"{len(data.train)} training and {len(data.val)} validation examples "
+        f"({dict(data.skipped) or 'none'} skipped; {data.shrunk} prompts shrunk to fit)")
+    summary: dict = {"run": str(out), "data": data.sources, "n_train": len(data.train)}
+    if cfg.eval and not (out / "eval" / "before" / "summary.json").exists():
+        log(f"evaluating the base model on {cfg.eval}")
+        summary["ex_before"] = evaluate_target(cfg, cfg.model, out / "eval" / "before")["ex"]
+    trainer, result, checkpoint = fit(cfg, out, lm, data, resume)
+    merged = save(cfg, out, trainer, lm)
+    summary.update(train_loss=result.training_loss, steps=result.global_step,
+                   resumed_from=checkpoint, peak_rss_mb=peak_rss_mb(),
+                   train_runtime_s=result.metrics.get("train_runtime"),
+                   merged=str(merged) if merged else None)
+    if cfg.eval and merged:
+        log(f"evaluating the fine-tuned model on {cfg.eval}")
+        summary["ex_after"] = evaluate_target(cfg, str(merged), out / "eval" / "after")["ex"]
+        before = out / "eval" / "before" / "summary.json"
+        if "ex_before" not in summary and before.exists():
+            import json
+            summary["ex_before"] = json.loads(before.read_text())["ex"]
+    write_json(out / "summary.json", summary)
+    return summary
