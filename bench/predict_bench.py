@@ -5,7 +5,8 @@ and 8, bf16 vs fp32, and peak memory (max RSS of a fresh process per configurati
 Each configuration runs in its own process, writes its predictions to bench/out/ (resumed if
 killed) and its numbers to bench/out/<run>.json; the summary goes to
 bench/results/predict_bench.json. fp32 runs use the first 50 questions of the same sample
-(fp32 is ~2.5x slower here; the comparison is about speed and agreement).
+, as do batch-1 runs (fp32 is ~2.5x slower here, batch 1 ~2x); every run also reports its EX on
+those 50 (``ex_subset``), so batch 1 vs 8 and bf16 vs fp32 compare on the same questions.
 
     nohup python bench/predict_bench.py > bench/out/predict_bench.log 2>&1 &
 """
@@ -25,11 +26,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 OUT = ROOT / "bench" / "out"
 SAMPLE, SEED = 200, 0
+SUBSET = 50  # batch-1 and fp32 runs answer the first 50 questions of the same sample
 RUNS = [  # (model, dtype, batch size, questions)
-    ("qwen2.5-coder-0.5b", "bf16", 8, 200), ("qwen2.5-coder-0.5b", "bf16", 1, 200),
-    ("smollm2-135m", "bf16", 8, 200), ("smollm2-135m", "bf16", 1, 200),
-    ("qwen2.5-coder-0.5b", "fp32", 8, 50), ("qwen2.5-coder-0.5b", "fp32", 1, 50),
-    ("smollm2-135m", "fp32", 8, 50), ("smollm2-135m", "fp32", 1, 50),
+    ("qwen2.5-coder-0.5b", "bf16", 8, SAMPLE), ("smollm2-135m", "bf16", 8, SAMPLE),
+    ("qwen2.5-coder-0.5b", "bf16", 1, SUBSET), ("smollm2-135m", "bf16", 1, SUBSET),
+    ("qwen2.5-coder-0.5b", "fp32", 8, SUBSET), ("smollm2-135m", "fp32", 8, SUBSET),
 ]
 
 
@@ -46,13 +47,24 @@ def child(model: str, dtype: str, bs: int, n: int) -> dict:
                         with_db=True, limit=n, batch_size=bs, dtype=dtype, max_new_tokens=160,
                         out=str(OUT / f"{name}.jsonl"))
     stats = run_predict(cfg)
-    _, summary = run_eval(EvalConfig(dataset="spider:dev", preds=cfg.out, only_predicted=True))
+    results, summary = run_eval(EvalConfig(dataset="spider:dev", preds=cfg.out,
+                                           only_predicted=True))
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    first = _subset_ids()
+    sub = [r for r in results if r.id in first]
     return {"model": model, "batch_size": bs, "dtype": dtype, "n": summary.n_scored,
-            "ex": summary.ex, "valid": summary.valid, "qps": stats["qps"],
+            "ex": summary.ex, "ex_subset": sum(r.status == "correct" for r in sub) / len(sub),
+            "valid": summary.valid, "qps": stats["qps"],
             "tokens_per_s": stats["tokens_per_s"], "peak_rss_mb": peak,
             "gen_seconds": stats["seconds"], "resumed": stats["resumed"],
             "empty": stats["empty"], "device": stats["device"]}
+
+
+def _subset_ids() -> set[str]:
+    from alignsql.data import registry
+    from alignsql.models.predict import PredictConfig, choose_examples
+    cfg = PredictConfig(dataset="spider:dev", sample=SAMPLE, seed=SEED, with_db=True, limit=SUBSET)
+    return {e.id for e in choose_examples(registry.load("spider:dev"), cfg)}
 
 
 def main() -> None:

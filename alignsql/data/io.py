@@ -28,18 +28,22 @@ def read_json(path: Path) -> Any:
         raise AlignSQLError(f"{path}: not UTF-8 text") from None
 
 
+def parse_json_line(path: Path, lineno: int, line: str) -> dict[str, Any]:
+    """One JSONL record, or a one-line error naming the file and line."""
+    try:
+        record = json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise AlignSQLError(f"{where(path, lineno)}: malformed JSON ({exc.msg})") from None
+    if not isinstance(record, dict):
+        raise AlignSQLError(f"{where(path, lineno)}: expected a JSON object")
+    return record
+
+
 def read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
     with _open_text(path) as fh:
         for lineno, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise AlignSQLError(f"{where(path, lineno)}: malformed JSON ({exc.msg})") from None
-            if not isinstance(record, dict):
-                raise AlignSQLError(f"{where(path, lineno)}: expected a JSON object")
-            yield record
+            if line.strip():
+                yield parse_json_line(path, lineno, line)
 
 
 def read_csv(path: Path) -> list[dict[str, str]]:

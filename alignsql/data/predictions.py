@@ -2,13 +2,13 @@
 or test-suite plain text (one SQL per line). Bad lines are counted, not fatal."""
 from __future__ import annotations
 
-import json
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from alignsql.data.example import Example
-from alignsql.errors import AlignSQLError, where
+from alignsql.data.io import parse_json_line
+from alignsql.errors import AlignSQLError
 
 SQL_KEYS = ("sql", "pred", "prediction", "predicted_sql")
 
@@ -55,12 +55,7 @@ def read_predictions(path: str | Path) -> Predictions:
     for lineno, line in _lines(path, preds.counts):
         if not line.strip():
             continue
-        try:
-            rec = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise AlignSQLError(f"{where(path, lineno)}: malformed JSON ({exc.msg})") from None
-        if not isinstance(rec, dict):
-            raise AlignSQLError(f"{where(path, lineno)}: expected a JSON object with 'sql'")
+        rec = parse_json_line(path, lineno, line)
         sql = next((rec[k] for k in SQL_KEYS if k in rec), None)
         if sql is None:
             preds.counts["no_sql_field"] += 1
