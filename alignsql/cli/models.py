@@ -25,20 +25,22 @@ def register(sub: argparse._SubParsersAction) -> None:
     pr.set_defaults(func=cmd_predict)
 
 
-def _installed(name: str) -> bool:
+def _gguf_mb(name: str) -> float | None:
+    """Size of the GGUF the packages hold, or None when they are not installed."""
     try:
-        part_paths(MODELS[name])
-        return True
+        return sum(p.stat().st_size for p in part_paths(MODELS[name])) / 2**20
     except AlignSQLError:
-        return False
+        return None
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    print(f"{'name':22} {'installed':>9} {'cached':>7}  about")
+    print(f"{'name':22} {'GGUF MB':>8} {'installed':>9} {'cached':>7}  source")
     for name, spec in MODELS.items():
         cached = (model_dir(name) / "hf" / "config.json").exists()
-        print(f"{name:22} {'yes' if _installed(name) else 'no':>9} {'yes' if cached else 'no':>7}"
-              f"  {spec.about}")
+        mb = _gguf_mb(name)
+        size = f"{mb:.0f}" if mb is not None else "-"
+        print(f"{name:22} {size:>8} {'yes' if mb is not None else 'no':>9} "
+              f"{'yes' if cached else 'no':>7}  {spec.about}")
     print("Any Hugging Face model id or local model directory works too (--model).")
     return 0
 
