@@ -1,0 +1,60 @@
+"""Training throughput and peak memory of each default SFT config, with length grouping,
+packing, or neither, in the same run (same data, steps and seed).
+
+tokens/s counts real (non-padding) tokens, so less padding shows as more useful work per
+second. Each variant runs in its own process; peak memory is that process's max RSS.
+
+    python bench/train_throughput.py     -> bench/results/train_throughput.json
+"""
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+CONFIGS = ["configs/sft/smollm2-135m_full.yaml", "configs/sft/qwen2.5-coder-0.5b_lora.yaml"]
+VARIANTS = {"group_by_length": ["group_by_length=true", "packing=false"],
+            "packing": ["group_by_length=false", "packing=true"],
+            "neither": ["group_by_length=false", "packing=false"]}
+STEPS = 8
+
+
+def run(cfg: str, variant: str, out: Path) -> dict:
+    name = f"{Path(cfg).stem}_{variant}"
+    cmd = [sys.executable, "-m", "alignsql.cli.main", "train", "sft", "--config", cfg,
+           f"name={name}", f"output_dir={out}", f"max_steps={STEPS}", "train_size=[200]",
+           "merge=false", "eval=null", "val_fraction=0", "logging_steps=1", "save_steps=1000",
+           "max_length=512", *VARIANTS[variant]]
+    subprocess.run(cmd, check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
+    rows = [json.loads(x) for x in (out / name / "metrics.jsonl").read_text().splitlines()]
+    rows = [r for r in rows if r["loss"] is not None]
+    steady = rows[1:] or rows  # the first step pays for warm-up
+    seconds = steady[-1]["elapsed_s"] - (rows[0]["elapsed_s"] if len(rows) > 1 else 0)
+    tokens = steady[-1]["tokens_seen"] - (rows[0]["tokens_seen"] if len(rows) > 1 else 0)
+    summary = json.loads((out / name / "summary.json").read_text())
+    return {"config": Path(cfg).stem, "variant": variant, "steps": STEPS,
+            "tokens_per_s": tokens / seconds if seconds else None,
+            "seconds_per_step": seconds / max(len(steady), 1),
+            "peak_rss_mb": summary["peak_rss_mb"], "final_loss": rows[-1]["loss"]}
+
+
+def main() -> None:
+    results = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for cfg in CONFIGS:
+            for variant in VARIANTS:
+                results.append(run(cfg, variant, Path(tmp)))
+                print(json.dumps(results[-1]), flush=True)
+    out = {"runs": results, "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
+                                        "platform": platform.platform()},
+           "command": "python bench/train_throughput.py"}
+    (ROOT / "bench" / "results" / "train_throughput.json").write_text(json.dumps(out, indent=2))
+
+
+if __name__ == "__main__":
+    main()

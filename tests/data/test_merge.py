@@ -1,0 +1,36 @@
+import sqlite3
+
+from alignsql.data.example import Column, Dataset, Example, ForeignKey, Schema, Table
+from alignsql.data.merge import gold_tables, merge
+from alignsql.eval.executor import execute
+
+
+def _db(path, rows):
+    con = sqlite3.connect(path)
+    con.executescript("CREATE TABLE people (id INT, name TEXT); CREATE TABLE pet (pid INT, owner INT);")
+    con.executemany("INSERT INTO people VALUES (?, ?)", rows)
+    con.commit()
+    con.close()
+    return path
+
+
+def test_merge_renames_collisions_and_gold_still_runs(tmp_path) -> None:
+    schemas, paths = {}, {}
+    for db, rows in (("a", [(1, "x")]), ("b", [(1, "y"), (2, "z")])):
+        schemas[db] = Schema(db, [Table("people", [Column("id"), Column("name")]),
+                                  Table("pet", [Column("pid"), Column("owner")])],
+                             [ForeignKey("pet", "owner", "people", "id")])
+        paths[db] = _db(tmp_path / f"{db}.sqlite", rows)
+    examples = [Example("q", "SELECT count(*) FROM people", "b", id="0"),
+                Example("q", "SELECT name FROM people JOIN pet ON people.id = pet.owner", "a", id="1"),
+                Example("q", "SELECT * FROM nowhere", "a", id="2")]
+    ds = Dataset("toy", examples, schemas, paths)
+    m = merge(ds, tmp_path / "merged.sqlite", min_tables=4)
+    assert sorted(t.name for t in m.schema.tables) == ["a__people", "a__pet", "b__people", "b__pet"]
+    assert {(f.table, f.ref_table) for f in m.schema.foreign_keys} == {("a__pet", "a__people"),
+                                                                       ("b__pet", "b__people")}
+    assert m.skipped["gold SQL names a table missing from the schema"] == 1
+    first = m.dataset.examples[0]
+    assert first.id == "b/0" and gold_tables(first, m.schema) == {"b__people"}
+    assert execute(tmp_path / "merged.sqlite", first.sql).rows == [(2,)]
+    assert execute(paths["b"], "SELECT count(*) FROM people").rows == [(2,)]  # sources untouched
