@@ -1,0 +1,49 @@
+from collections import Counter
+
+from alignsql.data.example import Column, Example, ForeignKey, Schema, Table
+from alignsql.models.prompts import PromptOptions
+from alignsql.models.slicing import slice_schema
+from alignsql.train.lrsql import link_records, sqlgen_records, sub_schema
+
+
+class NoTemplate:
+    chat_template = None
+
+    def __call__(self, text, add_special_tokens=False):
+        return {"input_ids": text.split()}
+
+
+def _schema() -> Schema:
+    names = ["singer", "concert", "stadium", "song", "album", "label"]
+    return Schema("m", [Table(n, [Column("id", "INT"), Column("x", "TEXT")]) for n in names],
+                  [ForeignKey("concert", "id", "stadium", "id")])
+
+
+def test_link_records_answers_per_slice_with_and_without_hint() -> None:
+    schema = _schema()
+    slicing = slice_schema(schema, lambda s: len(s.split()), budget=12)
+    ex = Example("q?", "SELECT * FROM singer JOIN album ON singer.id = album.id", "m", id="7")
+    skipped: Counter = Counter()
+    recs = link_records([ex, Example("q", "SELECT 1 FROM ghost", "m", id="8")], schema, slicing,
+                        NoTemplate(), skipped)
+    assert skipped["gold SQL names no table of the schema"] == 1
+    where = {t: i for i, s in enumerate(slicing.slices) for t in s}
+    first = min(where["singer"], where["album"])
+    plain = [r for r in recs if "earlier parts" not in r["prompt"]]
+    hinted = [r for r in recs if "earlier parts" in r["prompt"]]
+    assert len(plain) == len(slicing.slices)
+    assert len(hinted) == len(slicing.slices) - first - 1  # only after a slice with gold tables
+    answers = {r["slice"]: r["completion"] for r in plain}
+    assert "singer" in answers[where["singer"]] and "album" in answers[where["album"]]
+    assert all(a == "none" for i, a in answers.items() if i not in (where["singer"], where["album"]))
+
+
+def test_sqlgen_records_use_gold_plus_linked_tables_only() -> None:
+    schema = _schema()
+    ex = Example("q?", "SELECT x FROM concert", "m", id="1")
+    recs = sqlgen_records([ex], schema, {"1": ["label"]}, NoTemplate(),
+                          PromptOptions(sample_values=0), Counter())
+    prompt = recs[0]["prompt"]
+    assert "CREATE TABLE concert" in prompt and "CREATE TABLE label" in prompt
+    assert "CREATE TABLE singer" not in prompt and recs[0]["completion"].startswith("SELECT x")
+    assert [t.name for t in sub_schema(schema, ["stadium", "concert"]).tables] == ["concert", "stadium"]
