@@ -91,8 +91,10 @@ def train_run(model: str, cfg_file: str, spec: str, run: str, seed: int) -> dict
 def evaluate(model_path: str, target: str, folder: Path, seed: int = SEED) -> dict:
     from alignsql.eval.run import EvalConfig, run_eval
     from alignsql.models.predict import PredictConfig, run_predict
+    # sample_values=0: the prompts the SFT configs train with, before and after alike
     pcfg = PredictConfig(model=model_path, dataset=target, sample=N_EVAL, with_db=True,
-                         seed=SEED, max_new_tokens=160, out=str(folder / "preds.jsonl"))
+                         seed=SEED, max_new_tokens=160, sample_values=0,
+                         out=str(folder / "preds.jsonl"))
     stats = run_predict(pcfg)
     _, s = run_eval(EvalConfig(dataset=target, preds=pcfg.out, only_predicted=True))
     preds = [json.loads(x) for x in Path(pcfg.out).read_text().splitlines()]

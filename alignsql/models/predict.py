@@ -48,8 +48,9 @@ class PredictConfig:
     """bf16, fp32 or fp16."""
     device: str = "auto"
     """auto (CUDA when present), cpu, cuda, ..."""
-    sample_values: int = 3
-    """Distinct example values per column in the prompt."""
+    sample_values: int | None = None
+    """Distinct example values per column in the prompt (default: what the model was
+    fine-tuned with, from its prompt.json, else 3)."""
     max_prompt_tokens: int = 2048
     """Prompt token budget (values, then least relevant tables, are dropped to meet it)."""
     prefix_cache: bool = True
@@ -125,11 +126,12 @@ def plan_batches(items: list, size: int, key) -> list[tuple[list, bool]]:
 def predict(lm: LoadedModel, ds: Dataset, examples: list[Example], cfg: PredictConfig,
             out: Path, on_batch=None) -> dict:
     """Answer ``examples``, appending records to ``out``; returns counts and throughput."""
-    popts = PromptOptions(cfg.sample_values, cfg.max_prompt_tokens)
+    samples = resolved_sample_values(cfg)
+    popts = PromptOptions(samples, cfg.max_prompt_tokens)
     gopts = GenOptions(cfg.max_new_tokens, cfg.num_samples, cfg.temperature, seed=cfg.seed)
     done = _done_ids(out)
     todo = [e for e in examples if e.id not in done]
-    prompts = {e.id: build(e, schema_for(ds, e.db_id, cfg.sample_values), lm.tokenizer, popts)
+    prompts = {e.id: build(e, schema_for(ds, e.db_id, samples), lm.tokenizer, popts)
                for e in todo}
     # questions on one schema share a prefix (its KV cache is reused), and similar lengths
     # batch with less padding
@@ -173,9 +175,22 @@ def _record(ex: Example, prompt: Prompt, group, ds: Dataset) -> dict:
     return rec
 
 
+def resolved_sample_values(cfg: PredictConfig) -> int:
+    if cfg.sample_values is not None:
+        return cfg.sample_values
+    return int(prompt_defaults(cfg.model).get("sample_values", 3))
+
+
+def prompt_defaults(model: str) -> dict:
+    """Prompt settings a fine-tuned model was trained with (``prompt.json`` beside it)."""
+    path = Path(model) / "prompt.json"
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
 def run_predict(cfg: PredictConfig, progress: bool = False, log=lambda _: None) -> dict:
     if cfg.batch_size < 1 or cfg.num_samples < 1:
         raise AlignSQLError("batch_size and num_samples must be at least 1")
+    cfg.sample_values = resolved_sample_values(cfg)
     ds = registry.load(cfg.dataset, cfg.data_root)
     examples = choose_examples(ds, cfg)
     if not examples:

@@ -30,8 +30,9 @@ def save_config(cfg, path: Path) -> None:
     config.save(cfg, path / "config.yaml")
 
 
-def save_merged(model, tokenizer, path: Path) -> Path:
-    """Base + adapter merged into plain weights, loadable by ``--model <run>/merged``."""
+def save_merged(model, tokenizer, path: Path, prompt: dict | None = None) -> Path:
+    """Base + adapter merged into plain weights, loadable by ``--model <run>/merged``; the
+    prompt settings it was trained with go to prompt.json so inference renders the same."""
     out = path / "merged"
     tmp = path / "merged.partial"
     shutil.rmtree(tmp, ignore_errors=True)
@@ -39,6 +40,7 @@ def save_merged(model, tokenizer, path: Path) -> Path:
     merged.save_pretrained(tmp, safe_serialization=True)
     tokenizer.padding_side = "left"
     tokenizer.save_pretrained(tmp)
+    (tmp / "prompt.json").write_text(json.dumps(prompt or {}))
     shutil.rmtree(out, ignore_errors=True)
     tmp.replace(out)
     return out

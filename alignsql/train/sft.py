@@ -81,8 +81,7 @@ def save(cfg: SFTConfig, out: Path, trainer, lm) -> Path | None:
     trainer.save_model(str(out / ("adapter" if cfg.method == "lora" else "model")))
     if not cfg.merge:
         return None
-    model = trainer.model
-    return save_merged(model, lm.tokenizer, out)
+    return save_merged(trainer.model, lm.tokenizer, out, {"sample_values": cfg.sample_values})
 
 
 def evaluate_target(cfg: SFTConfig, model: str, folder: Path) -> dict:
