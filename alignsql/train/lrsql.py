@@ -2,14 +2,18 @@
 samples over the linked tables only. Both are prompt/completion records for the SFT trainer."""
 from __future__ import annotations
 
+import random
 from collections import Counter
-from typing import Sequence
+from dataclasses import dataclass
+from typing import Callable, Sequence
 
 from alignsql.data.example import Example, Schema
 from alignsql.data.merge import gold_tables
+from alignsql.errors import AlignSQLError
 from alignsql.models.prompts import PromptOptions, build, completion
 from alignsql.models.schema_link import link_answer, link_user, render_link
 from alignsql.models.slicing import Slicing
+from alignsql.train.config import SFTConfig
 
 
 def sub_schema(schema: Schema, names: Sequence[str]) -> Schema:
@@ -59,3 +63,87 @@ def sqlgen_records(examples: Sequence[Example], schema: Schema, linked: dict[str
             continue
         out.append({"prompt": prompt.text, "completion": completion(ex.sql), "id": ex.id})
     return out
+
+
+@dataclass
+class LRSQLConfig:
+    name: str = "lrsql"
+    """Run name: outputs go to <output_dir>/<name>/ (link/, sqlgen/, eval/)."""
+    output_dir: str = "runs"
+    """Folder that holds run directories."""
+    model: str = "smollm2-135m"
+    """Base model of both stages (one fine-tune each)."""
+    dataset: str = "spider:train"
+    """Whose databases are merged into one large schema, with their questions."""
+    min_tables: int = 150
+    """Merge databases until the schema has at least this many tables."""
+    prefix: bool = False
+    """Prefix every table with its database (default: only names that collide)."""
+    n_train: int = 300
+    """Questions to train on (a seeded sample of the merged questions)."""
+    n_test: int = 100
+    """Held-out questions to evaluate on (disjoint from the training ones)."""
+    slice_tokens: int = 1024
+    """Token budget of one schema-link prompt; slices hold slice_tokens - reserve."""
+    reserve: int = 256
+    """Tokens kept free in a slice prompt for instructions, question, hint and answer."""
+    slicing: str = "fk"
+    """fk (foreign-key components kept together, keyed tables first) or random (ablation)."""
+    sqlgen_max_length: int = 768
+    """Training sequence length of the SQL-generation model."""
+    method: str = "lora"
+    """lora or full, for both stages."""
+    learning_rate: float = 2e-4
+    """Peak learning rate of both stages."""
+    max_steps: int = 60
+    """Optimizer steps of each stage."""
+    batch_size: int = 4
+    """Sequences per step."""
+    grad_accum: int = 1
+    """Steps per optimizer update."""
+    dtype: str = "bf16"
+    """bf16 (autocast) or fp32."""
+    device: str = "auto"
+    """auto, cpu or cuda."""
+    gen_batch_size: int = 8
+    """Batch size of the inference walk and SQL generation."""
+    seed: int = 0
+    """Seed of the question split and of training."""
+    data_root: str | None = None
+    """Data folder (default: $ALIGNSQL_DATA, else ../shared/data)."""
+
+    def __post_init__(self) -> None:
+        if self.slicing not in ("fk", "random"):
+            raise AlignSQLError(f"slicing must be fk or random, not {self.slicing!r}")
+        if self.reserve >= self.slice_tokens:
+            raise AlignSQLError("reserve must be smaller than slice_tokens")
+
+    def stage(self, stage: str, max_length: int) -> SFTConfig:
+        """The SFT settings of one stage (its own run directory under this run)."""
+        return SFTConfig(name=f"{self.name}/{stage}", output_dir=self.output_dir, model=self.model,
+                         train=[], method=self.method, learning_rate=self.learning_rate,
+                         max_steps=self.max_steps, batch_size=self.batch_size,
+                         grad_accum=self.grad_accum, dtype=self.dtype, device=self.device,
+                         seed=self.seed, max_length=max_length, sample_values=0,
+                         val_fraction=0.0, save_steps=max(10, self.max_steps // 3),
+                         data_root=self.data_root)
+
+
+def split_questions(examples: Sequence[Example], n_train: int, n_test: int,
+                    seed: int) -> tuple[list[Example], list[Example]]:
+    rows = list(range(len(examples)))
+    random.Random(seed).shuffle(rows)
+    if n_train + n_test > len(rows):
+        raise AlignSQLError(f"{len(rows)} questions, fewer than n_train + n_test = "
+                            f"{n_train + n_test}")
+    return ([examples[r] for r in rows[:n_train]],
+            [examples[r] for r in rows[n_train:n_train + n_test]])
+
+
+def batched(generate_one: Callable[[list[str]], list[str]], size: int):
+    def run(prompts: list[str]) -> list[str]:
+        out: list[str] = []
+        for i in range(0, len(prompts), size):
+            out.extend(generate_one(prompts[i:i + size]))
+        return out
+    return run

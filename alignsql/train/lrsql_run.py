@@ -1,0 +1,132 @@
+"""LR-SQL end to end: merge the databases, slice the schema, fine-tune the schema-link model on
+(question, slice) samples, link the training questions with it, fine-tune the SQL generator on
+the linked tables, then walk the slices and generate SQL for held-out questions.
+
+    prepare -> link stage -> link the training set -> sqlgen stage -> predict -> evaluate
+"""
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+from typing import Callable
+
+from alignsql.data import registry
+from alignsql.data.example import Dataset
+from alignsql.data.merge import Merged, gold_tables, merge
+from alignsql.errors import AlignSQLError
+from alignsql.eval.evaluate import evaluate
+from alignsql.eval.tables import table_metrics
+from alignsql.models.extract import extract_sql
+from alignsql.models.generate import GenOptions, generate
+from alignsql.models.loading import load
+from alignsql.models.prompts import PromptOptions, build
+from alignsql.models.schema_link import walk
+from alignsql.models.slicing import Slicing, slice_schema
+from alignsql.paths import home
+from alignsql.train import sft
+from alignsql.train.checkpoint import run_dir, save_config, save_merged, write_json
+from alignsql.train.data import TrainingData
+from alignsql.train.lrsql import (LRSQLConfig, batched, link_records, split_questions,
+                                  sqlgen_records, sub_schema)
+
+
+def prepare(cfg: LRSQLConfig, ds: Dataset | None, tokenizer):
+    ds = ds or registry.load(cfg.dataset, cfg.data_root)
+    merged = merge(ds, home() / "cache" / "merged" / f"{ds.name.replace(':', '_')}_"
+                   f"{cfg.min_tables}_{int(cfg.prefix)}.sqlite", cfg.min_tables, cfg.prefix)
+    train_q, test_q = split_questions(merged.dataset.examples, cfg.n_train, cfg.n_test, cfg.seed)
+    count = lambda s: len(tokenizer(s, add_special_tokens=False)["input_ids"])  # noqa: E731
+    slicing = slice_schema(merged.schema, count, cfg.slice_tokens - cfg.reserve, cfg.slicing,
+                           cfg.seed)
+    return merged, train_q, test_q, slicing
+
+
+def fitting(records: list[dict], tokenizer, max_length: int, skipped: Counter,
+            stage: str) -> list[dict]:
+    """Records whose prompt + completion + EOS fit ``max_length`` (the rest are counted: a
+    truncated record would lose its answer)."""
+    count = lambda s: len(tokenizer(s, add_special_tokens=False)["input_ids"])  # noqa: E731
+    keep = [r for r in records if count(r["prompt"] + r["completion"]) + 1 <= max_length]
+    skipped[f"{stage}: sample longer than {max_length} tokens"] += len(records) - len(keep)
+    if not keep:
+        raise AlignSQLError(f"no {stage} sample fits {max_length} tokens: raise slice_tokens "
+                            f"or reserve")
+    return keep
+
+
+def train_stage(cfg: LRSQLConfig, stage: str, records: list[dict], max_length: int,
+                resume: bool) -> Path:
+    """One SFT stage on ready-made records; returns its merged model."""
+    scfg = cfg.stage(stage, max_length)
+    out = Path(scfg.output_dir) / scfg.name
+    if (out / "merged" / "config.json").exists():
+        return out / "merged"
+    out = run_dir(scfg.output_dir, scfg.name, resume=True)
+    save_config(scfg, out)
+    lm = load(cfg.model, dtype="fp32", device=cfg.device)
+    data = TrainingData(records, [], {stage: len(records)})
+    trainer, result, _ = sft.fit(scfg, out, lm, data, resume)
+    write_json(out / "summary.json", {"steps": result.global_step, "n_records": len(records),
+                                      "train_loss": result.training_loss})
+    return save_merged(trainer.model, lm.tokenizer, out, {"sample_values": 0})
+
+
+def _generator(model: Path, cfg: LRSQLConfig, max_new_tokens: int) -> tuple[Callable, object]:
+    lm = load(str(model), dtype=cfg.dtype, device=cfg.device)
+    opts = GenOptions(max_new_tokens=max_new_tokens)
+    one = lambda prompts: [g[0].text for g in generate(lm, prompts, opts)]  # noqa: E731
+    return batched(one, cfg.gen_batch_size), lm.tokenizer
+
+
+def link(model: Path, examples, merged: Merged, slicing: Slicing, cfg: LRSQLConfig):
+    gen, tok = _generator(model, cfg, max_new_tokens=48)
+    return walk(examples, merged.schema, slicing, tok, gen)
+
+
+def generate_sql(model: Path, examples, merged: Merged, linked: dict[str, list[str]],
+                 cfg: LRSQLConfig) -> dict[str, str]:
+    gen, tok = _generator(model, cfg, max_new_tokens=160)
+    opts = PromptOptions(sample_values=0, max_prompt_tokens=cfg.sqlgen_max_length)
+    prompts = [build(ex, sub_schema(merged.schema, linked.get(ex.id) or []), tok, opts).text
+               for ex in examples]
+    return {ex.id: extract_sql(reply) for ex, reply in zip(examples, gen(prompts))}
+
+
+def run(cfg: LRSQLConfig, resume: bool = False, ds: Dataset | None = None,
+        log: Callable[[str], None] = lambda _: None) -> dict:
+    out = run_dir(cfg.output_dir, cfg.name, resume)
+    save_config(cfg, out)
+    base = load(cfg.model, dtype="fp32", device="cpu")
+    merged, train_q, test_q, slicing = prepare(cfg, ds, base.tokenizer)
+    log(f"{len(merged.schema.tables)} tables in {len(slicing.slices)} slices; "
+        f"{len(train_q)} training and {len(test_q)} test questions")
+    skipped: Counter = Counter(merged.skipped)
+    links = fitting(link_records(train_q, merged.schema, slicing, base.tokenizer, skipped),
+                    base.tokenizer, cfg.slice_tokens, skipped, "link")
+    link_model = train_stage(cfg, "link", links, cfg.slice_tokens, resume)
+    on_train = link(link_model, train_q, merged, slicing, cfg)
+    linked_train = {ex.id: r.tables for ex, r in zip(train_q, on_train)}
+    sqlgen = sqlgen_records(train_q, merged.schema, linked_train, base.tokenizer,
+                            PromptOptions(sample_values=0, max_prompt_tokens=cfg.sqlgen_max_length - 160),
+                            skipped)
+    sqlgen = fitting(sqlgen, base.tokenizer, cfg.sqlgen_max_length, skipped, "sqlgen")
+    gen_model = train_stage(cfg, "sqlgen", sqlgen, cfg.sqlgen_max_length, resume)
+    on_test = link(link_model, test_q, merged, slicing, cfg)
+    linked_test = {ex.id: r.tables for ex, r in zip(test_q, on_test)}
+    preds = generate_sql(gen_model, test_q, merged, linked_test, cfg)
+    _, summary = evaluate(test_q, preds, merged.dataset.db_paths, workers=1,
+                          results_path=out / "eval" / "results.jsonl")
+    tables = table_metrics([gold_tables(ex, merged.schema) or set() for ex in test_q],
+                           [set(linked_test[ex.id]) for ex in test_q])
+    unknown = sum((r.unknown for r in on_test), Counter())
+    with open(out / "preds.jsonl", "w") as fh:
+        for ex in test_q:
+            fh.write(json.dumps({"id": ex.id, "sql": preds[ex.id], "tables": linked_test[ex.id]})
+                     + "\n")
+    result = {"n_tables": len(merged.schema.tables), "n_slices": len(slicing.slices),
+              "oversize_tables": slicing.oversize, "table_metrics": tables, "ex": summary.ex,
+              "n_test": summary.n_scored, "unknown_table_names": sum(unknown.values()),
+              "skipped": dict(skipped)}
+    write_json(out / "summary.json", result)
+    return result
