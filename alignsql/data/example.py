@@ -4,7 +4,6 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 
 @dataclass(slots=True)
@@ -82,7 +81,3 @@ class Dataset:
     def db_path(self, db_id: str) -> Path | None:
         path = self.db_paths.get(db_id)
         return path if path is not None and path.exists() else None
-
-    def filter(self, keep: Callable[[Example], bool], name: str | None = None) -> "Dataset":
-        return Dataset(name or self.name, [e for e in self.examples if keep(e)],
-                       self.schemas, self.db_paths, Counter(self.skipped), list(self.files))

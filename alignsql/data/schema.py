@@ -167,6 +167,3 @@ def _data_type(text: str, dialect: str) -> exp.DataType | None:
     except (sqlglot.errors.ParseError, ValueError):
         return exp.DataType.build("TEXT")
 
-
-def schema_ddl(schema: Schema, dialect: str = "sqlite") -> str:
-    return ";\n".join(table_ddl(schema, t, dialect) for t in schema.tables) + ";"

@@ -9,7 +9,7 @@ closing fence; training completions are ``SQL + "\\n```"`` after the same prompt
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
 from alignsql.data.example import Example, Schema, Table
@@ -135,6 +135,3 @@ def completion(sql: str) -> str:
     """The training target that follows a prompt: the SQL and the closing fence."""
     return sql.strip().rstrip(";").strip() + ANSWER_SUFFIX
 
-
-def with_samples(opts: PromptOptions, n: int) -> PromptOptions:
-    return replace(opts, sample_values=n)
