@@ -14,7 +14,7 @@ from alignsql.models.extract import extract_sql
 from alignsql.models.loading import load
 from alignsql.models.prompts import PromptOptions, build, completion
 from alignsql.train.callbacks import peak_rss_mb
-from alignsql.train.lrsql import LRSQLConfig, batched
+from alignsql.train.lrsql import LRSQLConfig
 from alignsql.train.lrsql_run import _generator, fitting, prepare, train_stage
 
 MAX_LENGTH = 12000
