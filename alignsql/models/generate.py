@@ -14,6 +14,11 @@ from alignsql.models.loading import LoadedModel
 from alignsql.models.prompts import ANSWER_SUFFIX
 
 
+STOP_STRINGS = [ANSWER_SUFFIX.strip(), "\n\n"]
+"""The closing fence ends an answer; so does a blank line, which SQL rarely holds and a base
+model's trailing chatter usually starts with (it saves most of the budget it would waste)."""
+
+
 @dataclass
 class GenOptions:
     max_new_tokens: int = 256
@@ -34,7 +39,7 @@ def _kwargs(lm: LoadedModel, opts: GenOptions) -> dict:
     sample = opts.temperature > 0 or opts.num_samples > 1
     kw = dict(max_new_tokens=opts.max_new_tokens, do_sample=sample,
               pad_token_id=lm.tokenizer.pad_token_id,
-              stop_strings=[ANSWER_SUFFIX.strip()], tokenizer=lm.tokenizer)
+              stop_strings=STOP_STRINGS, tokenizer=lm.tokenizer)
     if sample:
         kw.update(temperature=opts.temperature or 1.0, top_p=opts.top_p)
     else:
