@@ -1,6 +1,8 @@
 """Training throughput and peak memory of each default SFT config, with length grouping,
 packing, or neither, in the same run (same data, steps and seed).
 
+Four variants: length grouping, packing, neither, and length grouping with logits for every
+position (the plain loss; the default projects to the vocabulary only at SQL tokens).
 tokens/s counts real (non-padding) tokens, so less padding shows as more useful work per
 second. Each variant runs in its own process; peak memory is that process's max RSS.
 
@@ -20,7 +22,10 @@ ROOT = Path(__file__).resolve().parent.parent
 CONFIGS = ["configs/sft/smollm2-135m_full.yaml", "configs/sft/qwen2.5-coder-0.5b_lora.yaml"]
 VARIANTS = {"group_by_length": ["group_by_length=true", "packing=false"],
             "packing": ["group_by_length=false", "packing=true"],
-            "neither": ["group_by_length=false", "packing=false"]}
+            "neither": ["group_by_length=false", "packing=false"],
+            # the default computes logits only where the loss is; this is the plain path
+            "group_by_length_full_logits": ["group_by_length=true", "packing=false",
+                                            "loss_logits_only=false"]}
 STEPS = 8
 
 

@@ -56,6 +56,9 @@ class SFTConfig:
     """Pack several examples into one sequence (padding-free; position ids keep them apart)."""
     group_by_length: bool = True
     """Batch examples of similar length together (less padding), when not packing."""
+    loss_logits_only: bool = True
+    """Project to the vocabulary only where the loss is (the SQL): the same loss with far less
+    memory and time than logits for every prompt token (alignsql.train.losses)."""
     gradient_checkpointing: bool = False
     """Recompute activations in the backward pass: less memory, about 30% slower."""
     dtype: str = "bf16"

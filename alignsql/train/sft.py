@@ -13,6 +13,7 @@ from alignsql.train.callbacks import MetricsCallback, peak_rss_mb
 from alignsql.train.checkpoint import last_checkpoint, run_dir, save_config, save_merged, write_json
 from alignsql.train.config import SFTConfig
 from alignsql.train.data import TrainingData, build_training_data
+from alignsql.train.losses import completion_loss
 
 
 def _trl_args(cfg: SFTConfig, out: Path, has_val: bool, device: str):
@@ -55,12 +56,26 @@ def setup(cfg: SFTConfig, resume: bool):
     return out, lm, data
 
 
-def fit(cfg: SFTConfig, out: Path, lm, data: TrainingData, resume: bool):
-    from datasets import Dataset as HFDataset
+def trainer_class(logits_only: bool):
+    """TRL's SFTTrainer, with ``completion_loss`` when only target positions need logits."""
     from trl import SFTTrainer
 
+    if not logits_only:
+        return SFTTrainer
+
+    class CompletionLossTrainer(SFTTrainer):
+        def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+            if return_outputs:  # evaluation wants the logits: the standard path
+                return super().compute_loss(model, inputs, True, num_items_in_batch)
+            return completion_loss(model, inputs, num_items_in_batch)
+    return CompletionLossTrainer
+
+
+def fit(cfg: SFTConfig, out: Path, lm, data: TrainingData, resume: bool):
+    from datasets import Dataset as HFDataset
+
     lm.tokenizer.padding_side = "right"  # training pads on the right; generation on the left
-    trainer = SFTTrainer(
+    trainer = trainer_class(cfg.loss_logits_only)(
         model=lm.model, args=_trl_args(cfg, out, bool(data.val), lm.device),
         train_dataset=HFDataset.from_list(data.train),
         eval_dataset=HFDataset.from_list(data.val) if data.val else None,
