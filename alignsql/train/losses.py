@@ -27,3 +27,40 @@ def completion_loss(model, inputs: dict, num_items_in_batch=None) -> torch.Tenso
     if isinstance(denom, torch.Tensor):
         denom = denom.to(total.device)
     return total / denom
+
+
+def logistic_loss(t: torch.Tensor) -> torch.Tensor:
+    """l(t) = log(1 + exp(-t)), computed stably as softplus(-t)."""
+    return F.softplus(-t)
+
+
+def error_driven_loss(main_gold: torch.Tensor, opp_gold: torch.Tensor, main_gen: torch.Tensor,
+                      opp_gen: torch.Tensor, wrong: torch.Tensor, lam: float = 0.1) -> torch.Tensor:
+    """SPFT-SQL's error-driven self-play loss ("Enhancing Large Language Model for Text-to-SQL
+    Parsing by Self-Play Fine-Tuning", EMNLP 2025 Findings), on sequence log-probabilities:
+
+        r(y) = log p_main(y|x) - log p_opp(y|x)
+        L = mean over pairs of l( lam * r(y_gold) - R(y') * lam * r(y') ),  l(t) = log(1 + e^-t)
+
+    with R(y') = 1 when the opponent's SQL y' returns a different result from the gold (wrong),
+    0 when it matches. A correct y' is not pushed down: its pair only pulls toward the gold.
+    ``wrong`` = R(y') as 0/1 floats. SPIN's loss is this with ``wrong`` all ones."""
+    r_gold = main_gold - opp_gold
+    r_gen = main_gen - opp_gen
+    return logistic_loss(lam * r_gold - wrong * lam * r_gen).mean()
+
+
+def spin_loss(main_gold: torch.Tensor, opp_gold: torch.Tensor, main_gen: torch.Tensor,
+              opp_gen: torch.Tensor, lam: float = 0.1) -> torch.Tensor:
+    """SPIN (Chen et al. 2024): every generated answer is treated as wrong (R = 1)."""
+    return error_driven_loss(main_gold, opp_gold, main_gen, opp_gen,
+                             torch.ones_like(main_gen), lam)
+
+
+def dpo_loss(policy_chosen: torch.Tensor, ref_chosen: torch.Tensor, policy_rejected: torch.Tensor,
+             ref_rejected: torch.Tensor, beta: float = 0.1) -> torch.Tensor:
+    """DPO (Rafailov et al. 2023): l(beta * r(chosen) - beta * r(rejected)), r = log pi - log
+    pi_ref. On (gold, execution-wrong) pairs with the frozen reference as "opponent" it is the
+    error-driven loss restricted to wrong samples: the baselines share one code path."""
+    return error_driven_loss(policy_chosen, ref_chosen, policy_rejected, ref_rejected,
+                             torch.ones_like(policy_rejected), beta)
