@@ -81,6 +81,17 @@ def _resolve(col: exp.Column, aliases: dict[str, int], tables: list[str], schema
     return None
 
 
+def _strings_for_quoted_unknowns(tree: exp.Expression, tables: list[str], schema: Schema) -> None:
+    """SQLite reads "Village" as a string when no column has that name (Spider relies on it):
+    such a double-quoted, unqualified, unknown column becomes the string literal it is."""
+    known = {c.name.lower() for t in tables for c in schema.table(t).columns}
+    for col in list(tree.find_all(exp.Column)):
+        ident = col.this
+        if (not col.table and isinstance(ident, exp.Identifier) and ident.quoted
+                and ident.name.lower() not in known):
+            col.replace(exp.Literal.string(ident.name))
+
+
 def extract(sql: str, schema: Schema, dialect: str = "sqlite") -> TypedTemplate | None:
     """The typed template of one query, or None (unparsable, or names outside the schema)."""
     try:
@@ -94,6 +105,7 @@ def extract(sql: str, schema: Schema, dialect: str = "sqlite") -> TypedTemplate 
         aliases[t.alias_or_name.lower()] = len(tables)
         aliases.setdefault(t.name.lower(), len(tables))
         tables.append(schema.table(t.name).name)
+    _strings_for_quoted_unknowns(tree, tables, schema)
     tt = TypedTemplate(tree, template(sql, dialect).tokens, tables)
     roles = _roles(schema)
     slot_of: dict[int, int] = {}
