@@ -104,23 +104,22 @@ def evaluate(model_path: str, target: str, folder: Path, seed: int = SEED) -> di
 
 
 def main() -> None:
+    """Target by target (the first target's pairs finish first); a training run is shared by
+    every target it is evaluated on (its stage file is reused)."""
     RUNS.mkdir(parents=True, exist_ok=True)
     for model, (cfg_file, train_sets, targets) in MODELS.items():
         for target in targets:
             stage(f"before__{slug(model, target)}", evaluate, model, target,
                   RUNS / f"before_{slug(model, target)}")
-        for name in train_sets:
-            for target in (targets if name == "select" else [None]):
-                spec = train_spec(name, target) if name == "select" else name
-                run = slug(model, name, target or "", SEED)
+            for name in train_sets:
+                spec = train_spec(name, target)
+                run = slug(model, name, target if name == "select" else "", SEED)
                 t = stage(f"train__{run}", train_run, model, cfg_file, spec, run, SEED)
-                for tgt in ([target] if target else targets):
-                    stage(f"after__{run}__{slug(tgt)}", evaluate, t["merged"], tgt,
-                          RUNS / f"after_{run}_{slug(tgt)}")
+                stage(f"after__{run}__{slug(target)}", evaluate, t["merged"], target,
+                      RUNS / f"after_{run}_{slug(target)}")
     model, name, seed = REPEAT
-    cfg_file = MODELS[model][0]
     run = slug(model, name, "", seed)
-    t = stage(f"train__{run}", train_run, model, cfg_file, name, run, seed)
+    t = stage(f"train__{run}", train_run, model, MODELS[model][0], name, run, seed)
     stage(f"after__{run}__{slug('spider:dev')}", evaluate, t["merged"], "spider:dev",
           RUNS / f"after_{run}_spider-dev")
     summarize()
