@@ -103,6 +103,16 @@ def evaluate(model_path: str, target: str, folder: Path, seed: int = SEED) -> di
             "preds": [{"id": p["id"], "sql": p["sql"]} for p in preds]}
 
 
+def trained(model: str, cfg_file: str, spec: str, run: str, seed: int) -> dict:
+    """The training stage; redone when its model is gone (bench/out is not kept between
+    sessions, the stage files are)."""
+    t = stage(f"train__{run}", train_run, model, cfg_file, spec, run, seed)
+    if not Path(t["merged"]).exists():
+        part(f"train__{run}").unlink()
+        t = stage(f"train__{run}", train_run, model, cfg_file, spec, run, seed)
+    return t
+
+
 def main() -> None:
     """Target by target (the first target's pairs finish first); a training run is shared by
     every target it is evaluated on (its stage file is reused)."""
@@ -114,12 +124,12 @@ def main() -> None:
             for name in train_sets:
                 spec = train_spec(name, target)
                 run = slug(model, name, target if name == "select" else "", SEED)
-                t = stage(f"train__{run}", train_run, model, cfg_file, spec, run, SEED)
+                t = trained(model, cfg_file, spec, run, SEED)
                 stage(f"after__{run}__{slug(target)}", evaluate, t["merged"], target,
                       RUNS / f"after_{run}_{slug(target)}")
     model, name, seed = REPEAT
     run = slug(model, name, "", seed)
-    t = stage(f"train__{run}", train_run, model, MODELS[model][0], name, run, seed)
+    t = trained(model, MODELS[model][0], name, run, seed)
     stage(f"after__{run}__{slug('spider:dev')}", evaluate, t["merged"], "spider:dev",
           RUNS / f"after_{run}_spider-dev")
     summarize()
