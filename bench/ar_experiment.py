@@ -213,7 +213,9 @@ def summarize() -> None:
     agree = [(r["ar"] > 1) == (g > 0) for r, g in zip(main_rows, gains)]
     rho = spearmanr([r["ar"] for r in main_rows], gains).statistic if len(main_rows) > 2 else None
     pairs = [{k: v for k, v in r.items() if not k.startswith("_")} for r in rows]
-    result = {"pairs": pairs, "sign_agreement": sum(agree) / len(agree),
+    expected = sum(len(sets) * len(tgts) for _, sets, tgts in MODELS.values())
+    result = {"complete": len(main_rows) >= expected, "expected_pairs": expected,
+              "pairs": pairs, "sign_agreement": sum(agree) / len(agree),
               "spearman": None if rho is None or rho != rho else float(rho),
               "n_pairs": len(main_rows), "kl_scale": scale,
               "settings": {"n_train": N_TRAIN, "n_eval": N_EVAL, "seed": SEED,
