@@ -72,11 +72,16 @@ def html(report: dict) -> str:
         body += ["<h2>How many target queries are enough?</h2>",
                  "<p class='note'>Bootstrap 95% intervals of A for target samples of k queries.</p>",
                  H.interval_bars(bars)]
+    if report.get("explanations"):
+        body.append("<h2>Why pairs diverge</h2><p class='note'>The n-grams with the largest "
+                    "terms of D(target‖source): what the target does that the source lacks.</p>")
     for ex in report.get("explanations", []):
         rows = [[g["ngram"], g["freq_target"], g["freq_source"], g["term"]]
                 for g in ex["target_lacks_in_source"][:10]]
-        body += [f"<h2>What {ex['target']} does that {ex['source']} lacks</h2>",
-                 H.table(["n-gram", "freq in target", "freq in source", "KL term"], rows)]
+        body.append(f"<details><summary>What <b>{ex['target']}</b> does that <b>{ex['source']}"
+                    f"</b> lacks</summary>"
+                    + H.table(["n-gram", "freq in target", "freq in source", "KL term"], rows)
+                    + "</details>")
     return H.page("Dataset alignment report", "".join(body))
 
 

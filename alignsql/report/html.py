@@ -13,6 +13,7 @@ th{background:#f9fafb}td:first-child,th:first-child{text-align:left}.note{color:
 code{background:#f3f4f6;padding:0 .2rem;border-radius:3px}.good{color:#047857}.bad{color:#b91c1c}
 .cards{display:flex;gap:1rem;flex-wrap:wrap}.card{border:1px solid #e5e7eb;border-radius:8px;padding:.8rem 1rem;min-width:10rem}
 .card b{display:block;font-size:1.4rem}
+details{margin:.3rem 0}summary{cursor:pointer;padding:.2rem 0}
 """
 
 
