@@ -236,6 +236,7 @@ def _plot(rows: list[dict], gains: list[float]) -> None:
         ax.scatter(r["ar"], g * 100, color="#0d7377" if r["model"].startswith("smol") else "#b45309")
         ax.annotate(f"{r['train'].split('/')[-1][:14]}→{r['target'].split(':')[0]}",
                     (r["ar"], g * 100), fontsize=7, xytext=(3, 3), textcoords="offset points")
+    ax.margins(x=0.25, y=0.2)
     ax.axvline(1, color="#999", lw=0.8)
     ax.axhline(0, color="#999", lw=0.8)
     ax.set_xlabel("Alignment Ratio (AR)")
