@@ -1,7 +1,6 @@
 import random
 import sqlite3
 
-import pytest
 
 from alignsql.align import metrics
 from alignsql.align.profile import profile_examples
@@ -17,25 +16,6 @@ JOINS = ["SELECT T2.name FROM concert AS T1 JOIN singer AS T2 ON T1.singer_id = 
          "WHERE T1.year = 2014",
          "SELECT T1.name, T2.country FROM concert AS T1 JOIN singer AS T2 "
          "ON T1.singer_id = T2.singer_id ORDER BY T2.age DESC LIMIT 1"]
-
-
-@pytest.fixture
-def db(tmp_path):
-    path = tmp_path / "cs.sqlite"
-    con = sqlite3.connect(path)
-    con.executescript("""
-        CREATE TABLE singer (singer_id INTEGER PRIMARY KEY, name TEXT, country TEXT, age INTEGER);
-        CREATE TABLE concert (concert_id INTEGER PRIMARY KEY, name TEXT, year INTEGER,
-                              singer_id INTEGER REFERENCES singer (singer_id));
-    """)
-    con.executemany("INSERT INTO singer VALUES (?, ?, ?, ?)",
-                    [(i, f"n{i}", ["France", "Spain", "Peru"][i % 3], 20 + i) for i in range(1, 30)])
-    con.executemany("INSERT INTO concert VALUES (?, ?, ?, ?)",
-                    [(i, f"c{i}", 2010 + i % 6, 1 + i % 29) for i in range(1, 40)])
-    con.commit()
-    con.close()
-    return path
-
 
 def _pool(db):
     schema = from_sqlite(db, "cs")

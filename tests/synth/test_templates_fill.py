@@ -18,24 +18,6 @@ SOURCE = [
     "SELECT name FROM singer WHERE singer_id NOT IN (SELECT singer_id FROM concert)",
 ]
 
-
-@pytest.fixture
-def db(tmp_path):
-    path = tmp_path / "cs.sqlite"
-    con = sqlite3.connect(path)
-    con.executescript("""
-        CREATE TABLE singer (singer_id INTEGER PRIMARY KEY, name TEXT, country TEXT, age INTEGER);
-        CREATE TABLE concert (concert_id INTEGER PRIMARY KEY, name TEXT, year INTEGER,
-                              singer_id INTEGER REFERENCES singer (singer_id));
-        CREATE TABLE stadium (stadium_id INTEGER PRIMARY KEY, location TEXT, capacity INTEGER);
-        INSERT INTO singer VALUES (1, 'Ann', 'France', 30), (2, 'Bob', 'Spain', 25), (3, 'Cy', 'France', 41);
-        INSERT INTO concert VALUES (1, 'Spring', 2014, 1), (2, 'Summer', 2015, 2);
-        INSERT INTO stadium VALUES (1, 'Oslo', 1000);
-    """)
-    con.close()
-    return path
-
-
 def test_extraction_types_roles_values_and_joins(db) -> None:
     schema = from_sqlite(db)
     tt = extract(SOURCE[2], schema)
