@@ -5,7 +5,6 @@ import multiprocessing as mp
 import random
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 
 from alignsql.align.compare import CompareOptions, compare
 from alignsql.align.profile import Profile, content_key, load_cached, profile_examples, store_cached

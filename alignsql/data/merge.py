@@ -12,7 +12,7 @@ from collections import Counter
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from alignsql.data.example import Dataset, Example, ForeignKey, Schema, Table
+from alignsql.data.example import Dataset, Example, ForeignKey, Schema
 from alignsql.errors import AlignSQLError
 from alignsql.sql.tables import rename_tables, used_tables
 

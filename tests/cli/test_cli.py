@@ -1,6 +1,5 @@
 import json
 
-import pytest
 
 from alignsql.cli.main import main
 
