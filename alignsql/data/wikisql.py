@@ -1,4 +1,4 @@
-"""WikiSQL's SQL in the text2sql-data release is not valid SQL for about a third of its
+"""WikiSQL's SQL in the text2sql-data release is not valid SQL for 28,467 of its 80,654
 queries (``SELECT COUNT TABLEalias0.FLEET_SERIES_(QUANTITY)_FIELD ...``: no parentheses
 around aggregates, unquoted column names with brackets and quotes). Its grammar is fixed,
 though (WikiSQL has one table, one selected column with an optional aggregate, and ANDed
