@@ -83,9 +83,17 @@ def profile_specs(specs: list[str], root: str | None = None, workers: int = 2,
     workers (loading a dataset is as costly as templating it, and is serial within a spec);
     a lone uncached spec is templated in parallel instead."""
     specs = list(dict.fromkeys(specs))
-    todo = [s for s in specs if not cache or load_cached(
-        content_key(registry.files(s, root), s)) is None]
     out: dict[str, Profile] = {}
+    todo = []
+    for spec in specs:  # cached profiles are read once, here
+        files = registry.files(spec, root)
+        ready = cache and all(f.exists() for f in files)  # else profile_spec names what is missing
+        prof = load_cached(content_key(files, spec)) if ready else None
+        if prof is None:
+            todo.append(spec)
+        else:
+            prof.name = spec
+            out[spec] = prof
     if workers > 1 and len(todo) > 1:
         # biggest first, so the longest load starts at once
         todo.sort(key=lambda s: -sum(f.stat().st_size for f in registry.files(s, root)

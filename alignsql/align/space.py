@@ -22,6 +22,7 @@ class NgramSpace:
         self.max_n = max_n
         self.vocab: dict[str, int] = {}
         self._rows: dict[int, tuple[list, list, list]] = {}
+        self._alive: list[list] = []  # keeps keyed template lists alive so ids are not reused
         self._matrices: dict[int, sparse.csr_matrix] = {}
 
     def add(self, profile: Profile) -> None:
@@ -36,6 +37,7 @@ class NgramSpace:
                 data.append(c)
             indptr.append(len(cols))
         self._rows[key] = (data, cols, indptr)
+        self._alive.append(profile.templates)
 
     def matrix(self, profile: Profile) -> sparse.csr_matrix:
         key = id(profile.templates)

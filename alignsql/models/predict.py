@@ -67,12 +67,13 @@ def choose_examples(ds: Dataset, cfg: PredictConfig) -> list[Example]:
     return examples[: cfg.limit] if cfg.limit else examples
 
 
-_SCHEMAS: dict[tuple[int, str, int], Schema | None] = {}
+_SCHEMAS: dict[tuple[str, str, str, int], Schema | None] = {}
 
 
 def schema_for(ds: Dataset, db_id: str, samples: int) -> Schema | None:
     """The dataset's schema (curated keys), with sample values from its database if present."""
-    key = (id(ds), db_id, samples)
+    # keyed by content, not id(ds): a freed dataset's id can be reused by another one
+    key = (ds.name, db_id, str(ds.db_paths.get(db_id)), samples)
     if key not in _SCHEMAS:
         _SCHEMAS[key] = _merged_schema(ds, db_id, samples)
     return _SCHEMAS[key]
