@@ -25,9 +25,10 @@ TINY_CHAT_TEMPLATE = (
     "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}")
 
 
-def build_tiny_model(path: Path, seed: int = 0) -> Path:
+def build_tiny_model(path: Path, seed: int = 0, init_range: float = 0.02) -> Path:
     """A 2-layer random Llama (hidden 64) and a BPE tokenizer trained here in milliseconds:
-    the real generation and training code paths, no download."""
+    the real generation and training code paths, no download. A larger ``init_range`` makes
+    attention sharp, so outputs depend on positions and padding (for exactness tests)."""
     import torch
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
@@ -49,7 +50,8 @@ def build_tiny_model(path: Path, seed: int = 0) -> Path:
     cfg = LlamaConfig(vocab_size=len(fast), hidden_size=64, intermediate_size=128,
                       num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
                       max_position_embeddings=2048, eos_token_id=fast.eos_token_id,
-                      pad_token_id=fast.pad_token_id, bos_token_id=fast.bos_token_id)
+                      pad_token_id=fast.pad_token_id, bos_token_id=fast.bos_token_id,
+                      initializer_range=init_range)
     model = LlamaForCausalLM(cfg)
     model.save_pretrained(path)
     fast.save_pretrained(path)
@@ -59,3 +61,8 @@ def build_tiny_model(path: Path, seed: int = 0) -> Path:
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory) -> Path:
     return build_tiny_model(tmp_path_factory.mktemp("tiny") / "model")
+
+
+@pytest.fixture(scope="session")
+def sharp_model_dir(tmp_path_factory) -> Path:
+    return build_tiny_model(tmp_path_factory.mktemp("sharp") / "model", init_range=0.5)

@@ -1,18 +1,21 @@
-"""Batched generation (left padding), greedy or sampled with n candidates per prompt.
+"""Batched generation with continuous batching: greedy or sampled, n candidates per prompt.
 
 Prompts that share a prefix (the system turn and the database schema, for questions on one
-database) can reuse its KV cache: the prefix is run once, its cache repeated over the batch,
-and only each question's own tokens are prefilled. On a CPU, prefill dominates (a Spider
-schema is hundreds of tokens, a question tens), so this is the main throughput lever.
+database) reuse its KV cache, so each schema is prefilled once; a row that finishes leaves the
+batch and the next prompt takes its slot (see ``batcher``).
 """
 from __future__ import annotations
 
-import copy
+from collections import deque
 from dataclasses import dataclass
+from typing import Hashable, Iterable, Iterator
 
+from alignsql.models.batcher import (PrefixCache, Request, _Batch, _Row, decode_step,
+                                     group_by_prefix, prefill)
 from alignsql.models.loading import LoadedModel
 from alignsql.models.prompts import ANSWER_SUFFIX
 
+__all__ = ["GenOptions", "Generation", "PrefixCache", "Request", "generate", "stream"]
 
 STOP_STRINGS = [ANSWER_SUFFIX.strip(), "\n\n"]
 """The closing fence ends an answer; so does a blank line, which SQL rarely holds and a base
@@ -35,84 +38,99 @@ class Generation:
     n_tokens: int
 
 
-def _kwargs(lm: LoadedModel, opts: GenOptions) -> dict:
-    sample = opts.temperature > 0 or opts.num_samples > 1
-    kw = dict(max_new_tokens=opts.max_new_tokens, do_sample=sample,
-              pad_token_id=lm.tokenizer.pad_token_id,
-              stop_strings=STOP_STRINGS, tokenizer=lm.tokenizer)
-    if sample:
-        kw.update(temperature=opts.temperature or 1.0, top_p=opts.top_p)
-    else:
-        kw.update(temperature=None, top_p=None, top_k=None)
-    return kw
+class _Stops:
+    """When a row is done: an end-of-sequence token, a stop string, or the token budget."""
+
+    def __init__(self, lm: LoadedModel, max_new_tokens: int) -> None:
+        tok = lm.tokenizer
+        eos = getattr(lm.model.generation_config, "eos_token_id", None)
+        eos = eos if isinstance(eos, list) else [eos]
+        self.ends = {t for t in [*eos, tok.eos_token_id, tok.pad_token_id] if t is not None}
+        self.tok, self.max_new = tok, max_new_tokens
+
+    def done(self, tokens: list[int]) -> bool:
+        if tokens[-1] in self.ends or len(tokens) >= self.max_new:
+            return True
+        tail = self.tok.decode(tokens[-4:])  # a stop string may span a few tokens
+        return any(s in tail for s in STOP_STRINGS)
+
+    def finish(self, tokens: list[int]) -> Generation:
+        if tokens and tokens[-1] in self.ends:
+            tokens = tokens[:-1]
+        return Generation(self.tok.decode(tokens, skip_special_tokens=True), len(tokens))
 
 
-def _left_pad(rows: list[list[int]], pad: int):
+def _pick(logits, opts: GenOptions, rng):
     import torch
-    width = max(len(r) for r in rows)
-    ids = torch.full((len(rows), width), pad, dtype=torch.long)
-    mask = torch.zeros((len(rows), width), dtype=torch.long)
-    for i, r in enumerate(rows):
-        if r:
-            ids[i, width - len(r):] = torch.tensor(r)
-            mask[i, width - len(r):] = 1
-    return ids, mask
+    if opts.temperature <= 0 and opts.num_samples == 1:
+        return logits.argmax(-1)
+    from transformers.generation.logits_process import TopPLogitsWarper
+    scores = logits / (opts.temperature or 1.0)
+    scores = TopPLogitsWarper(opts.top_p)(None, scores)
+    return torch.multinomial(scores.softmax(-1), 1, generator=rng).squeeze(-1)
 
 
-class PrefixCache:
-    """The KV cache of the last prefix seen (questions arrive grouped by database)."""
+def stream(lm: LoadedModel, requests: Iterable[Request], opts: GenOptions, slots: int = 8,
+           prefixes: PrefixCache | None = None) -> Iterator[tuple[Hashable, list[Generation]]]:
+    """(key, ``opts.num_samples`` generations) per request, as each finishes; at most
+    ``slots`` rows decode together (a request's candidates are admitted together)."""
+    import torch
+    reqs = list(requests)
+    prefixes = prefixes or PrefixCache()
+    stops, k = _Stops(lm, opts.max_new_tokens), opts.num_samples
+    rng = torch.Generator(device=lm.device).manual_seed(opts.seed)
+    queue, batch = deque(range(len(reqs))), _Batch()
+    results: dict[int, list[Generation]] = {}
+    with torch.inference_mode():
+        while queue or batch.rows:
+            n_admit = max((slots - len(batch.rows)) // k, 0 if batch.rows else 1)
+            admitted = [queue.popleft() for _ in range(min(n_admit, len(queue)))]
+            _admit(lm, batch, [reqs[i] for i in admitted], admitted, k, prefixes, opts, rng)
+            yield from _sweep(batch, stops, results, reqs, k)
+            if batch.rows:
+                batch.last = _pick(decode_step(lm, batch), opts, rng)
+                for row, t in zip(batch.rows, batch.last.tolist()):
+                    row.tokens.append(t)
+                yield from _sweep(batch, stops, results, reqs, k)
 
-    def __init__(self) -> None:
-        self.text: str | None = None
-        self.ids = None
-        self.cache = None
 
-    def get(self, lm: LoadedModel, prefix: str):
-        import torch
-        if prefix != self.text:
-            ids = lm.tokenizer(prefix, return_tensors="pt", add_special_tokens=False)["input_ids"]
-            with torch.inference_mode():
-                out = lm.model(input_ids=ids.to(lm.device), use_cache=True)
-            self.text, self.ids, self.cache = prefix, ids, out.past_key_values
-        return self.ids, self.cache
+def _admit(lm: LoadedModel, batch: _Batch, reqs: list[Request], indices: list[int], k: int,
+           prefixes: PrefixCache, opts: GenOptions, rng) -> None:
+    tok = lm.tokenizer
+    shared = [r.prefix if r.prefix and r.prompt.startswith(r.prefix)
+              and len(r.prompt) > len(r.prefix) else "" for r in reqs]
+    for prefix, members in group_by_prefix(enumerate(shared)):
+        suffixes = [tok(reqs[m].prompt[len(prefix):], add_special_tokens=False)["input_ids"]
+                    for m in members for _ in range(k)]
+        cache, mask, logits = prefill(lm, prefixes, prefix, suffixes)
+        first = _pick(logits, opts, rng)
+        rows = [_Row(indices[m]) for m in members for _ in range(k)]
+        for row, t in zip(rows, first.tolist()):
+            row.tokens.append(t)
+        batch.add(rows, cache, mask, first)
+
+
+def _sweep(batch: _Batch, stops: _Stops, results: dict, reqs: list[Request], k: int):
+    """Retire finished rows; yield the requests whose candidates are all done."""
+    keep = []
+    for i, row in enumerate(batch.rows):
+        if not stops.done(row.tokens):
+            keep.append(i)
+            continue
+        group = results.setdefault(row.req, [])
+        group.append(stops.finish(row.tokens))
+        if len(group) == k:
+            yield reqs[row.req].key, results.pop(row.req)
+    if len(keep) < len(batch.rows):
+        batch.keep(keep)
 
 
 def generate(lm: LoadedModel, prompts: list[str], opts: GenOptions, prefix: str | None = None,
-             prefix_cache: PrefixCache | None = None) -> list[list[Generation]]:
+             prefix_cache: PrefixCache | None = None, slots: int | None = None
+             ) -> list[list[Generation]]:
     """``opts.num_samples`` generations per prompt, in prompt order. With ``prefix`` (shared by
-    every prompt) and a ``prefix_cache``, the prefix's KV cache is reused."""
-    import torch
-
-    tok = lm.tokenizer
-    expanded = [p for p in prompts for _ in range(opts.num_samples)]
-    kwargs = _kwargs(lm, opts)
-    if prefix and prefix_cache is not None and all(p.startswith(prefix) for p in prompts):
-        prefix_ids, cache = prefix_cache.get(lm, prefix)
-        suffixes = [tok(p[len(prefix):], add_special_tokens=False)["input_ids"] for p in expanded]
-        suffix_ids, suffix_mask = _left_pad(suffixes, tok.pad_token_id)
-        n = len(expanded)
-        ids = torch.cat([prefix_ids.repeat(n, 1), suffix_ids], dim=1).to(lm.device)
-        mask = torch.cat([torch.ones_like(prefix_ids).repeat(n, 1), suffix_mask], dim=1).to(lm.device)
-        batch_cache = copy.deepcopy(cache)
-        batch_cache.batch_repeat_interleave(n)
-        kwargs["past_key_values"] = batch_cache
-    else:
-        enc = tok(expanded, return_tensors="pt", padding=True, add_special_tokens=False)
-        ids, mask = enc["input_ids"].to(lm.device), enc["attention_mask"].to(lm.device)
-    torch.manual_seed(opts.seed)
-    with torch.inference_mode():
-        out = lm.model.generate(input_ids=ids, attention_mask=mask, **kwargs)
-    return _decode(tok, out[:, ids.shape[1]:], len(prompts), opts.num_samples)
-
-
-def _decode(tok, new, n_prompts: int, k: int) -> list[list[Generation]]:
-    stops = {tok.pad_token_id, tok.eos_token_id}
-    results: list[list[Generation]] = []
-    for i in range(n_prompts):
-        group = []
-        for row in new[i * k:(i + 1) * k]:
-            ids = row.tolist()
-            n = next((j for j, t in enumerate(ids) if t in stops), len(ids))
-            group.append(Generation(tok.decode(ids[:n], skip_special_tokens=True), n))
-        results.append(group)
-    return results
+    the prompts), its KV cache is computed once (and kept in ``prefix_cache`` if given)."""
+    reqs = [Request(i, p, prefix or "") for i, p in enumerate(prompts)]
+    slots = slots or max(len(prompts) * opts.num_samples, 1)
+    out = dict(stream(lm, reqs, opts, slots, prefix_cache))
+    return [out[i] for i in range(len(prompts))]

@@ -14,7 +14,7 @@ from alignsql.data.example import Dataset, Example, Schema
 from alignsql.data.schema import from_sqlite
 from alignsql.errors import AlignSQLError
 from alignsql.models.extract import extract_sql
-from alignsql.models.generate import GenOptions, PrefixCache, generate
+from alignsql.models.generate import GenOptions, Request, stream
 from alignsql.models.loading import LoadedModel, load
 from alignsql.models.prompts import Prompt, PromptOptions, build
 from alignsql.models.registry import DEFAULT_MODEL
@@ -37,7 +37,8 @@ class PredictConfig:
     seed: int = 0
     """Seed of the sample and of sampled generation."""
     batch_size: int = 8
-    """Prompts per generate call (left-padded)."""
+    """Rows decoded together (continuous batching: a finished row's slot goes to the next
+    question at once)."""
     num_samples: int = 1
     """Candidates per question (sampled when > 1)."""
     temperature: float = 0.0
@@ -107,23 +108,6 @@ def _done_ids(path: Path) -> set[str]:
     return done
 
 
-def plan_batches(items: list, size: int, key) -> list[tuple[list, bool]]:
-    """(batch, shares_prefix) pairs. Items with the same ``key`` (prompt prefix) go together so
-    the prefix is prefilled once; prefixes seen only once are pooled into mixed batches (on a
-    CPU prefill cost is linear in tokens, so caching pays as soon as two questions share one)."""
-    groups: dict[str, list] = {}
-    for item in items:
-        groups.setdefault(key(item), []).append(item)
-    shared, singles = [], []
-    for group in groups.values():
-        if len(group) == 1:
-            singles.extend(group)
-            continue
-        shared.extend((group[i:i + size], True) for i in range(0, len(group), size))
-    mixed = [(singles[i:i + size], False) for i in range(0, len(singles), size)]
-    return shared + mixed
-
-
 def predict(lm: LoadedModel, ds: Dataset, examples: list[Example], cfg: PredictConfig,
             out: Path, on_batch=None) -> dict:
     """Answer ``examples``, appending records to ``out``; returns counts and throughput."""
@@ -134,29 +118,29 @@ def predict(lm: LoadedModel, ds: Dataset, examples: list[Example], cfg: PredictC
     todo = [e for e in examples if e.id not in done]
     prompts = {e.id: build(e, schema_for(ds, e.db_id, samples), lm.tokenizer, popts)
                for e in todo}
-    # questions on one schema share a prefix (its KV cache is reused), and similar lengths
-    # batch with less padding
+    # questions on one schema share a prefix (its KV cache is reused) and are admitted
+    # together; similar lengths waste less padding
     todo.sort(key=lambda e: (prompts[e.id].prefix, prompts[e.id].n_tokens))
     stats = {"n": len(examples), "resumed": len(done & {e.id for e in examples}), "answered": 0,
              "empty": 0, "over_budget": 0, "gen_tokens": 0, "seconds": 0.0}
+    by_id = {e.id: e for e in todo}
+    requests = [Request(e.id, prompts[e.id].text, prompts[e.id].prefix if cfg.prefix_cache
+                        else "") for e in todo]
     out.parent.mkdir(parents=True, exist_ok=True)
     with open(out, "a") as fh:
-        cache = PrefixCache()
-        for batch, shared in plan_batches(todo, cfg.batch_size, lambda e: prompts[e.id].prefix):
-            start = time.perf_counter()
-            prefix = prompts[batch[0].id].prefix if shared and cfg.prefix_cache else None
-            gens = generate(lm, [prompts[e.id].text for e in batch], gopts, prefix, cache)
-            stats["seconds"] += time.perf_counter() - start
-            for ex, group in zip(batch, gens):
-                rec = _record(ex, prompts[ex.id], group, ds)
-                stats["answered"] += 1
-                stats["empty"] += not rec["sql"]
-                stats["over_budget"] += prompts[ex.id].over_budget
-                stats["gen_tokens"] += sum(g.n_tokens for g in group)
-                fh.write(json.dumps(rec) + "\n")
+        start = time.perf_counter()
+        for key, group in stream(lm, requests, gopts, cfg.batch_size):
+            ex = by_id[key]
+            rec = _record(ex, prompts[ex.id], group, ds)
+            stats["answered"] += 1
+            stats["empty"] += not rec["sql"]
+            stats["over_budget"] += prompts[ex.id].over_budget
+            stats["gen_tokens"] += sum(g.n_tokens for g in group)
+            fh.write(json.dumps(rec) + "\n")
             fh.flush()
+            stats["seconds"] = time.perf_counter() - start
             if on_batch:
-                on_batch(len(batch), stats)
+                on_batch(1, stats)
     secs = stats["seconds"] or float("nan")
     stats.update(qps=stats["answered"] / secs, tokens_per_s=stats["gen_tokens"] / secs)
     return stats

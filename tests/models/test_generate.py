@@ -2,9 +2,9 @@ import json
 
 from alignsql.data.example import Dataset, Example
 from alignsql.data.schema import from_sqlite
-from alignsql.models.generate import GenOptions, PrefixCache, generate
+from alignsql.models.generate import GenOptions, PrefixCache, Request, generate, stream
 from alignsql.models.loading import load
-from alignsql.models.predict import PredictConfig, plan_batches, predict
+from alignsql.models.predict import PredictConfig, predict
 
 
 def test_batched_greedy_is_deterministic_and_prefix_cache_agrees(tiny_model_dir) -> None:
@@ -21,10 +21,30 @@ def test_batched_greedy_is_deterministic_and_prefix_cache_agrees(tiny_model_dir)
     assert [len(g) for g in three] == [3, 3]
 
 
-def test_plan_batches_groups_shared_prefixes() -> None:
-    items = ["a1", "a2", "a3", "b1", "c1", "d1"]
-    plan = plan_batches(items, 2, key=lambda s: s[0])
-    assert plan == [(["a1", "a2"], True), (["a3"], True), (["b1", "c1"], False), (["d1"], False)]
+def test_continuous_batching_matches_one_prompt_at_a_time(sharp_model_dir) -> None:
+    """Two slots for five prompts of different lengths: rows retire and new ones join a
+    running, left-padded batch; greedy output must equal each prompt decoded alone with
+    transformers' own generate."""
+    lm = load(str(sharp_model_dir), dtype="fp32", device="cpu")
+    prefix = "<|im_start|>user\n"
+    prompts = [prefix + q + "<|im_end|>\n```sql\n" for q in
+               ("a", "how many singers are there in total", "b c", "name the oldest singer", "x")]
+    mine = generate(lm, prompts, GenOptions(max_new_tokens=10), prefix, PrefixCache(), slots=2)
+    for prompt, got in zip(prompts, mine):
+        enc = lm.tokenizer(prompt, return_tensors="pt", add_special_tokens=False)
+        ref = lm.model.generate(**enc, max_new_tokens=10, do_sample=False,
+                                pad_token_id=lm.tokenizer.pad_token_id,
+                                stop_strings=["```", "\n\n"], tokenizer=lm.tokenizer)
+        want = lm.tokenizer.decode(ref[0, enc["input_ids"].shape[1]:], skip_special_tokens=True)
+        assert got[0].text == want
+
+
+def test_stream_yields_every_request_once(tiny_model_dir) -> None:
+    lm = load(str(tiny_model_dir), dtype="fp32", device="cpu")
+    reqs = [Request(f"q{i}", f"p{i % 2} question {'x ' * i}", f"p{i % 2}") for i in range(7)]
+    got = list(stream(lm, reqs, GenOptions(max_new_tokens=5, num_samples=2, temperature=0.8), 3))
+    assert sorted(k for k, _ in got) == sorted(r.key for r in reqs)
+    assert all(len(g) == 2 and all(x.n_tokens <= 5 for x in g) for _, g in got)
 
 
 def test_predict_streams_and_resumes(tiny_model_dir, tmp_path) -> None:
