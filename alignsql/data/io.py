@@ -4,8 +4,9 @@ from __future__ import annotations
 import bz2
 import csv
 import json
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from alignsql.errors import AlignSQLError, where
 

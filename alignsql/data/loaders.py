@@ -2,16 +2,17 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from alignsql.data import schema as schema_mod
 from alignsql.data import wikisql
 from alignsql.data.example import Dataset, Example, Schema
 from alignsql.data.io import read_json, read_records
 from alignsql.data.variables import substitute
-from alignsql.sql.hardness import from_spider_sql as spider_hardness
 from alignsql.errors import AlignSQLError, where
+from alignsql.sql.hardness import from_spider_sql as spider_hardness
 
 
 def _schemas(path: Path) -> dict[str, Schema]:
@@ -209,8 +210,9 @@ def load_gretel(root: Path, split: str) -> Dataset:
 
 
 def load_file(path: Path, name: str | None = None, split: str = "file") -> Dataset:
-    """Generic JSON/JSONL/CSV/parquet with ``question``, ``sql``, ``db_id`` (Gretel columns too:
-    ``sql_prompt``, ``sql_context`` DDL, ``sql``). Ids: the ``id`` field, else the position."""
+    """Generic JSON/JSONL/CSV/parquet with ``question``, ``sql``, ``db_id`` and optionally
+    ``db_path`` (a SQLite file, relative to this file); Gretel columns too (``sql_prompt``,
+    ``sql_context`` DDL, ``sql``). Ids: the ``id`` field, else the position."""
     records = read_records(path)
     ds = Dataset(name or f"file:{path}", [], files=[path])
     for pos, rec in enumerate(records):
@@ -221,6 +223,18 @@ def load_file(path: Path, name: str | None = None, split: str = "file") -> Datas
     if not ds.examples:
         raise AlignSQLError(f"{path}: no usable records (need a 'sql' field and a 'question')")
     return ds
+
+
+def _attach_database(ds: Dataset, db_id: str, db: Path) -> None:
+    """A record's ``db_path`` (relative to its file, or absolute): its SQLite file gives the
+    schema and makes the example executable (synthetic data written by ``alignsql synth``)."""
+    if db_id in ds.db_paths or ds.skipped.get(f"db_path not found: {db}"):
+        return
+    if not db.is_file():
+        ds.skipped[f"db_path not found: {db}"] += 1
+        return
+    ds.db_paths[db_id] = db
+    ds.schemas.setdefault(db_id, schema_mod.from_sqlite(db, db_id))
 
 
 def _generic_example(rec: Any, path: Path, pos: int, ds: Dataset) -> Example | None:
@@ -238,6 +252,8 @@ def _generic_example(rec: Any, path: Path, pos: int, ds: Dataset) -> Example | N
             ds.schemas[db_id] = schema_mod.from_ddl(str(rec["sql_context"]), db_id)
         except AlignSQLError:
             ds.skipped["unparsable sql_context"] += 1
+    if rec.get("db_path") and db_id:
+        _attach_database(ds, db_id, path.parent / str(rec["db_path"]))
     ident = rec.get("id", rec.get("question_id"))
     return Example(question=str(question), sql=str(sql).strip(), db_id=db_id,
                    evidence=str(rec.get("evidence") or ""),

@@ -1,10 +1,10 @@
 """Dataset specs: ``name:split`` or ``file:PATH``. One plain dict of what exists."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import Callable
 
 from alignsql.data import loaders
 from alignsql.data.example import Dataset

@@ -15,7 +15,7 @@ _OPS = {"=": exp.EQ, ">": exp.GT, "<": exp.LT}
 
 def _column(word: str) -> exp.Column:
     name = word.split(".", 1)[1] if word.startswith("TABLEalias0.") else word
-    name = name[: -len("_FIELD")] if name.endswith("_FIELD") else name
+    name = name.removesuffix("_FIELD")
     return exp.Column(this=exp.to_identifier(name, quoted=True))
 
 

@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import copy
 from collections import OrderedDict
+from collections.abc import Hashable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Hashable, Iterable, Iterator
+from typing import Any
 
 from alignsql.models.loading import LoadedModel
 

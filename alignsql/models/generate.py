@@ -7,11 +7,18 @@ batch and the next prompt takes its slot (see ``batcher``).
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Hashable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Hashable, Iterable, Iterator
 
-from alignsql.models.batcher import (PrefixCache, Request, _Batch, _Row, decode_step,
-                                     group_by_prefix, prefill)
+from alignsql.models.batcher import (
+    PrefixCache,
+    Request,
+    _Batch,
+    _Row,
+    decode_step,
+    group_by_prefix,
+    prefill,
+)
 from alignsql.models.loading import LoadedModel
 from alignsql.models.prompts import ANSWER_SUFFIX
 

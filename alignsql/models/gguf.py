@@ -10,8 +10,8 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import shutil
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from alignsql.errors import AlignSQLError
 from alignsql.models.registry import ModelSpec

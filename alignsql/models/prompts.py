@@ -9,8 +9,8 @@ closing fence; training completions are ``SQL + "\\n```"`` after the same prompt
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
 
 from alignsql.data.example import Example, Schema, Table
 from alignsql.data.schema import table_ddl
@@ -84,14 +84,15 @@ def user_message(ex: Example, schema_text: str, shots: Sequence[Example], opts: 
     return "\n\n".join(parts)
 
 
-def render_chat(tokenizer, user: str) -> str:
-    """Chat template when the tokenizer has one, else a plain layout; ends with the open fence."""
+def render_chat(tokenizer, user: str, system: str = SYSTEM, opening: str = ANSWER_PREFIX) -> str:
+    """Chat template when the tokenizer has one, else a plain layout; ends with ``opening``
+    (for SQL, the open fence)."""
     if getattr(tokenizer, "chat_template", None):
-        messages = [{"role": "system", "content": SYSTEM}, {"role": "user", "content": user}]
+        messages = [{"role": "system", "content": system}, {"role": "user", "content": user}]
         text = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
     else:
-        text = f"{SYSTEM}\n\n{user}\n\nAnswer:\n"
-    return text + ANSWER_PREFIX
+        text = f"{system}\n\n{user}\n\nAnswer:\n"
+    return text + opening
 
 
 def build(ex: Example, schema: Schema | None, tokenizer, opts: PromptOptions,

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
 
 from alignsql.data.example import Example, Schema
 from alignsql.data.schema import table_ddl

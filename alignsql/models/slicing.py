@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import random
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 from alignsql.data.example import Schema
 from alignsql.data.schema import table_ddl

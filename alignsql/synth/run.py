@@ -1,0 +1,344 @@
+"""``alignsql synth``: verified, iterative synthesis of (question, SQL) pairs on a database
+(SPFT-SQL stage 1).
+
+Per round r: sample typed templates (by frequency, uniformly, or steered toward a target),
+fill them on each database, keep what passes the execution filter, have a model write the
+questions, keep the pairs that survive the round trip, and split off a synthetic validation
+set. With an SFT config, the text-to-SQL model is then fine-tuned on real + synthetic data,
+evaluated on the validation split by execution, and the templates it failed on are sampled
+more in round r + 1. Everything lands in the run directory:
+
+    <out>/config.yaml  round<r>.jsonl  round<r>_val.jsonl  round<r>.json  model_r<r>/  summary.json
+"""
+from __future__ import annotations
+
+import json
+import random
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from alignsql import config
+from alignsql.errors import AlignSQLError
+from alignsql.models.registry import DEFAULT_MODEL
+from alignsql.synth.databases import Database, databases
+from alignsql.synth.engine import FILTERS, Synthesis, synthesize
+from alignsql.synth.pool import build_pool, weights
+from alignsql.synth.sql2text import Pair, model_answerer, round_trip, write_questions
+
+MODES = ("frequency", "uniform", "steered")
+
+
+@dataclass
+class SynthConfig:
+    db: str = "spider:dev"
+    """Databases to synthesize on: a dataset spec (each of its SQLite databases) or a path to
+    a SQLite file."""
+    templates_from: str = "spider:train"
+    """Dataset spec (or file:PATH of example queries) whose typed templates are filled."""
+    target: str | None = None
+    """Dataset spec of a target sample; sampling is steered toward its templates."""
+    target_limit: int | None = 200
+    """Queries of the target used for steering (a seeded sample)."""
+    mode: str | None = None
+    """frequency, uniform or steered (default: steered with a target, else frequency)."""
+    n: int = 3000
+    """Verified pairs per round, over all databases."""
+    rounds: int = 1
+    """Rounds of synthesis (each after fine-tuning on the previous ones when sft is set)."""
+    out: str = "runs/synth"
+    """Run directory."""
+    questions: bool = True
+    """Have a model write each query's question (off: SQL-only output, e.g. for alignment)."""
+    sql2text_model: str = DEFAULT_MODEL
+    """Model that writes the questions (registry name, directory or Hugging Face id)."""
+    train_sql2text: bool = False
+    """Fine-tune the question writer on (SQL -> question) pairs of templates_from first."""
+    sql2text_train_size: int = 500
+    """Source pairs used to fine-tune the question writer."""
+    round_trip: bool = True
+    """Keep a pair only when the text-to-SQL model's answer returns the same result."""
+    text2sql_model: str = DEFAULT_MODEL
+    """Text-to-SQL model of the round trip (the same in every round, so the filter does not
+    drift with the model being trained)."""
+    sft: str | None = None
+    """SFT config YAML for the per-round fine-tuning (configs/sft/...); none = no training."""
+    sft_overrides: list[str] = field(default_factory=list)
+    """key=value overrides of the SFT config (e.g. max_length=512)."""
+    real: list[str] = field(default_factory=lambda: ["spider:train"])
+    """Real training data mixed with the synthetic pairs."""
+    real_size: list[int] = field(default_factory=lambda: [300])
+    """Examples sampled from each real spec."""
+    val_fraction: float = 0.1
+    """Share of each round's pairs held out as the synthetic validation split."""
+    failure_boost: float = 2.0
+    """Weight multiplier per validation failure of a template in the next round."""
+    max_attempts: int = 20
+    """Candidates tried per kept query, at most (then the database is given up)."""
+    timeout: float = 5.0
+    """Seconds per query execution."""
+    batch_size: int = 8
+    """Generation slots for question writing and the round trip."""
+    dtype: str = "bf16"
+    """Model precision for generation."""
+    seed: int = 0
+    """Seed of sampling and filling."""
+    data_root: str | None = None
+    """Data folder (default: $ALIGNSQL_DATA, else ../shared/data)."""
+
+    def __post_init__(self) -> None:
+        if self.mode is not None and self.mode not in MODES:
+            raise AlignSQLError(f"mode must be one of {', '.join(MODES)}, not {self.mode!r}")
+        if self.mode == "steered" and not self.target:
+            raise AlignSQLError("mode=steered needs a target")
+        if self.n < 1 or self.rounds < 1:
+            raise AlignSQLError("n and rounds must be at least 1")
+        if self.rounds > 1 and not self.sft:
+            raise AlignSQLError("rounds > 1 fine-tune between rounds: set sft to an SFT config")
+        if self.sft and not self.questions:
+            raise AlignSQLError("fine-tuning (sft) needs questions: set questions=true")
+        if len(self.real_size) != len(self.real):
+            raise AlignSQLError("real_size needs one number per real spec")
+
+
+def resolved_mode(cfg: SynthConfig) -> str:
+    return cfg.mode or ("steered" if cfg.target else "frequency")
+
+
+def _jsonl(path: Path) -> list[dict]:
+    if not path.exists():
+        return []
+    rows = []
+    for line in path.read_text().splitlines():
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue  # a torn last line from a killed run
+    return rows
+
+
+def _append(path: Path, rec: dict) -> None:
+    with open(path, "a") as fh:
+        fh.write(json.dumps(rec) + "\n")
+
+
+def candidates(cfg: SynthConfig, r: int, pool, w, dbs: list[Database], out: Path
+               ) -> tuple[list[Pair], dict]:
+    """The round's verified queries (cached in round<r>_sql.jsonl) and the filter counts."""
+    cache, counts = out / f"round{r}_sql.jsonl", out / f"round{r}_filters.json"
+    by_id = {d.db_id: d for d in dbs}
+    if not cache.exists():
+        rng = random.Random(f"{cfg.seed}:{r}")
+        total, rows = Synthesis(), []
+        for i, d in enumerate(dbs):
+            share = cfg.n // len(dbs) + (i < cfg.n % len(dbs))
+            syn = synthesize(pool, w, d.schema, d.path, share, rng,
+                             max_attempts=cfg.max_attempts * share, timeout=cfg.timeout, round_=r)
+            total.attempts += syn.attempts
+            total.passed.update(syn.passed)
+            total.dropped.update(syn.dropped)
+            rows += [{**k, "db_id": d.db_id} for k in syn.kept]
+        cache.write_text("".join(json.dumps(x) + "\n" for x in rows))
+        counts.write_text(json.dumps({"attempts": total.attempts, "passed": dict(total.passed),
+                                      "dropped": dict(total.dropped),
+                                      "acceptance": total.acceptance()}, indent=2))
+    pairs = [Pair(x["sql"], x["db_id"], by_id[x["db_id"]].path, by_id[x["db_id"]].schema, x)
+             for x in _jsonl(cache)]
+    return pairs, json.loads(counts.read_text())
+
+
+def add_questions(cfg: SynthConfig, r: int, pairs: list[Pair], out: Path, log) -> None:
+    """Fill each pair's question, appending to round<r>_questions.jsonl (resumed)."""
+    path = out / f"round{r}_questions.jsonl"
+    done = {x["i"]: x["question"] for x in _jsonl(path)}
+    todo = [i for i in range(len(pairs)) if i not in done]
+    if todo:
+        from alignsql.models.loading import load
+        lm = load(cfg.sql2text_model, cfg.dtype, log=log)
+        if cfg.train_sql2text:
+            lm = sql2text_writer(cfg, out, log)
+        subset = [pairs[i] for i in todo]
+        write_questions(lm, subset, slots=cfg.batch_size,
+                        on_done=lambda k: _append(path, {"i": todo[k],
+                                                         "question": subset[k].question}))
+        done.update({todo[k]: subset[k].question for k in range(len(todo))})
+    for i, p in enumerate(pairs):
+        p.question = done[i]
+
+
+def check_round_trip(cfg: SynthConfig, r: int, pairs: list[Pair], out: Path, log) -> list[bool]:
+    """Round-trip verdicts (the text-to-SQL model's answers cached in round<r>_answers.jsonl)."""
+    path = out / f"round{r}_answers.jsonl"
+    done = {x["i"]: x["sql"] for x in _jsonl(path)}
+    todo = [i for i in range(len(pairs)) if i not in done]
+    if todo:
+        from alignsql.models.loading import load
+        lm = load(cfg.text2sql_model, cfg.dtype, log=log)
+        subset = [pairs[i] for i in todo]
+        answers = model_answerer(lm, cfg.batch_size)(
+            subset, lambda k, sql: _append(path, {"i": todo[k], "sql": sql}))
+        done.update({todo[k]: answers[k] for k in range(len(todo))})
+    return round_trip(pairs, lambda ps: [done[i] for i in range(len(ps))], cfg.timeout)
+
+
+def sql2text_writer(cfg: SynthConfig, out: Path, log):
+    """The question writer fine-tuned on (SQL -> question) pairs of the template source (the
+    SFT trainer with these records; cached in <out>/sql2text/)."""
+    from alignsql.data import registry
+    from alignsql.models.loading import load
+    from alignsql.synth.sql2text import training_records
+    from alignsql.train.config import SFTConfig
+    from alignsql.train.data import TrainingData
+    from alignsql.train.sft import fit, save
+
+    merged = out / "sql2text" / "merged"
+    if not merged.exists():
+        ds = registry.load(cfg.templates_from, cfg.data_root)
+        rows = [e for e in ds.examples if e.db_id in ds.schemas and e.question][:cfg.sql2text_train_size]
+        sft = SFTConfig(name="sql2text", output_dir=str(out), model=cfg.sql2text_model,
+                        method="lora", max_steps=max(len(rows) // 4, 1), max_length=1024,
+                        seed=cfg.seed, merge=True)
+        lm = load(sft.model, dtype="fp32")
+        recs = training_records([(e, ds.schemas[e.db_id]) for e in rows], lm.tokenizer)
+        run = out / "sql2text"
+        run.mkdir(parents=True, exist_ok=True)
+        config.save(sft, run / "config.yaml")
+        trainer, _, _ = fit(sft, run, lm, TrainingData(recs, [], {cfg.templates_from: len(recs)}),
+                            resume=False)
+        save(sft, run, trainer, lm)
+    return load(str(merged), cfg.dtype, log=log)
+
+
+def split_and_write(cfg: SynthConfig, r: int, pairs: list[Pair], verdicts: list[bool],
+                    out: Path) -> tuple[Path, Path, Counter]:
+    """round<r>.jsonl (training) and round<r>_val.jsonl, records loadable as a dataset."""
+    dropped: Counter = Counter()
+    rows = []
+    for i, (p, ok) in enumerate(zip(pairs, verdicts)):
+        if cfg.questions and not p.question:
+            dropped["no question written"] += 1
+        elif cfg.round_trip and not ok:
+            dropped["round trip: different result"] += 1
+        else:
+            checks = list(FILTERS) + (["question"] if cfg.questions else []) + (
+                ["round_trip"] if cfg.questions and cfg.round_trip else [])
+            rows.append({"id": f"r{r}-{i}", "question": p.question, "sql": p.sql,
+                         "db_id": p.db_id, "db_path": str(p.db_path.resolve()),
+                         "template_id": p.meta["template_id"], "template": p.meta["template"],
+                         "round": r, "checks": checks})
+    random.Random(f"{cfg.seed}:{r}:split").shuffle(rows)
+    n_val = round(len(rows) * cfg.val_fraction)
+    train, val = out / f"round{r}.jsonl", out / f"round{r}_val.jsonl"
+    train.write_text("".join(json.dumps(x) + "\n" for x in rows[n_val:]))
+    val.write_text("".join(json.dumps(x) + "\n" for x in rows[:n_val]))
+    return train, val, dropped
+
+
+def train_round(cfg: SynthConfig, r: int, out: Path, synth: list[Path], log) -> str:
+    """Fine-tune on the real data plus every synthetic round so far; the merged model path."""
+    from alignsql.train.config import SFTConfig
+    from alignsql.train.sft import train
+
+    sizes = [len(_jsonl(f)) for f in synth]
+    sft = config.load_yaml(SFTConfig, cfg.sft, [*cfg.sft_overrides, f"name=model_r{r}",
+                                                f"output_dir={out}"])
+    sft.train = list(cfg.real) + [f"file:{f.resolve()}" for f in synth if _jsonl(f)]
+    sft.train_size = list(cfg.real_size) + [n for n in sizes if n]
+    sft.eval, sft.merge, sft.data_root = None, True, cfg.data_root
+    summary = train(sft, resume=(out / f"model_r{r}" / "checkpoints").exists(), log=log)
+    return summary["merged"]
+
+
+def validate(cfg: SynthConfig, model: str, val: Path, out: Path) -> tuple[float, Counter]:
+    """EX of ``model`` on the synthetic validation split, and failures per template."""
+    from alignsql.eval.run import EvalConfig, run_eval
+    from alignsql.models.predict import PredictConfig, run_predict
+
+    rows = _jsonl(val)
+    if not rows:
+        return float("nan"), Counter()
+    preds = out / f"{Path(model).parent.name}_val_preds.jsonl"
+    run_predict(PredictConfig(model=model, dataset=f"file:{val}", out=str(preds),
+                              batch_size=cfg.batch_size, dtype=cfg.dtype))
+    results, summary = run_eval(EvalConfig(dataset=f"file:{val}", preds=str(preds),
+                                           only_predicted=True))
+    template = {x["id"]: x["template"] for x in rows}
+    failures = Counter(template[res.id] for res in results if res.status != "correct")
+    return summary.ex, failures
+
+
+def run_round(cfg: SynthConfig, r: int, ctx: dict, log) -> dict:
+    out, pool = ctx["out"], ctx["pool"]
+    clock = _Clock()
+    w = weights(pool, resolved_mode(cfg), ctx["target"], ctx["failures"], cfg.failure_boost)
+    pairs, filters = clock("sql", candidates, cfg, r, pool, w, ctx["dbs"], out)
+    log(f"round {r}: {len(pairs)} verified queries ({filters['attempts']} candidates)")
+    if cfg.questions:
+        clock("questions", add_questions, cfg, r, pairs, out, log)
+    verdicts = (clock("round_trip", check_round_trip, cfg, r, pairs, out, log)
+                if cfg.questions and cfg.round_trip else [True] * len(pairs))
+    train, val, dropped = split_and_write(cfg, r, pairs, verdicts, out)
+    stats = {"round": r, "verified_sql": len(pairs), "filters": filters,
+             "pairs": len(_jsonl(train)) + len(_jsonl(val)), "dropped_after_sql": dict(dropped),
+             "round_trip_pass": sum(verdicts) / len(verdicts) if verdicts else 0.0,
+             "train": str(train), "val": str(val)}
+    ctx["synth"].append(train)
+    if cfg.sft:
+        model = clock("train", train_round, cfg, r, out, ctx["synth"], log)
+        ex, failures = clock("validate", validate, cfg, model, val, out)
+        stats.update(model=model, val_ex=ex, failures=dict(failures))
+    stats["seconds"] = clock.seconds
+    return stats
+
+
+class _Clock:
+    """Wall time per phase (a resumed phase counts only its own remaining work)."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+
+    def __call__(self, name: str, fn, *args):
+        start = time.perf_counter()
+        try:
+            return fn(*args)
+        finally:
+            self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - start
+
+
+def _target_profile(cfg: SynthConfig):
+    from alignsql.align.run import profile_spec, sample
+    return sample(profile_spec(cfg.target, cfg.data_root), cfg.target_limit, cfg.seed)
+
+
+def run_synth(cfg: SynthConfig, log: Callable[[str], None] = lambda _: None) -> dict:
+    """All rounds (a finished round's round<r>.json is reused, so a killed run resumes)."""
+    from alignsql.data import registry
+
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    config.save(cfg, out / "config.yaml")
+    pool = build_pool(registry.load(cfg.templates_from, cfg.data_root))
+    if not pool.templates:
+        raise AlignSQLError(f"{cfg.templates_from}: no query could be turned into a template "
+                            f"({dict(pool.skipped)})")
+    ctx = {"out": out, "pool": pool, "dbs": databases(cfg.db, cfg.data_root), "synth": [],
+           "failures": Counter(),
+           "target": _target_profile(cfg) if resolved_mode(cfg) == "steered" else None}
+    rounds = []
+    for r in range(1, cfg.rounds + 1):
+        done = out / f"round{r}.json"
+        if done.exists():  # finished earlier: its data joins the later rounds' training
+            stats = json.loads(done.read_text())
+            ctx["synth"].append(Path(stats["train"]))
+        else:
+            stats = run_round(cfg, r, ctx, log)
+            done.write_text(json.dumps(stats, indent=2))
+        ctx["failures"] = Counter(stats.get("failures", {}))
+        rounds.append(stats)
+    summary = {"mode": resolved_mode(cfg), "templates": len(pool.templates),
+               "templates_skipped": dict(pool.skipped), "databases": len(ctx["dbs"]),
+               "rounds": rounds}
+    (out / "summary.json").write_text(json.dumps(summary, indent=2))
+    return summary
