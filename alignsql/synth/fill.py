@@ -9,10 +9,14 @@ from collections import defaultdict
 from pathlib import Path
 
 from sqlglot import exp
+from sqlglot.dialects.sqlite import SQLite
 
 from alignsql.data.example import Schema, Table
 from alignsql.eval.executor import execute
 from alignsql.synth.templates import TypedTemplate, kind_of
+
+
+_KEYWORDS = {k.upper() for k in SQLite.Tokenizer.KEYWORDS if k.replace("_", "").isalpha()}
 
 
 class FillError(Exception):
@@ -21,6 +25,12 @@ class FillError(Exception):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
+
+
+def ident(name: str) -> exp.Identifier:
+    """Quoted only when it must be (not a plain word, or a keyword), as people write SQL."""
+    plain = name.replace("_", "a").isalnum() and name.isascii() and not name[0].isdigit()
+    return exp.to_identifier(name, quoted=not plain or name.upper() in _KEYWORDS)
 
 
 def _fk_edges(schema: Schema) -> dict[str, list[tuple[str, str, str]]]:
@@ -77,8 +87,8 @@ def _pick_column(table: Table, kind: str, role: str, used: set[str], rng: random
 
 
 def _value(db: Path, table: str, column: str, kind: str, rng: random.Random) -> exp.Expression:
-    q_table = exp.to_identifier(table, quoted=True).sql("sqlite")
-    q_col = exp.to_identifier(column, quoted=True).sql("sqlite")
+    q_table = ident(table).sql("sqlite")
+    q_col = ident(column).sql("sqlite")
     res = execute(db, f"SELECT DISTINCT {q_col} FROM {q_table} WHERE {q_col} IS NOT NULL LIMIT 50",
                   timeout_s=2.0, max_rows=50)
     if not res.ok or not res.rows:
@@ -101,10 +111,10 @@ def fill(tt: TypedTemplate, schema: Schema, db: Path, rng: random.Random) -> str
         names.append(name)
     tree = tt.tree.copy()
     for node, new in zip(list(tree.find_all(exp.Table)), tables):
-        node.set("this", exp.to_identifier(new, quoted=True))
+        node.set("this", ident(new))
     cols = [c for c in tree.find_all(exp.Column) if not isinstance(c.this, exp.Star)]
     for node, new in zip(cols, names):
-        node.set("this", exp.to_identifier(new, quoted=True))
+        node.set("this", ident(new))
     for node, slot in zip(list(tree.find_all(exp.Literal)), tt.values):
         if slot.column is not None:
             col = tt.columns[slot.column]

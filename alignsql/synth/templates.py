@@ -120,7 +120,9 @@ def extract(sql: str, schema: Schema, dialect: str = "sqlite") -> TypedTemplate 
         if spec is None:
             return None
         slot_of[id(col)] = len(tt.columns)
-        tt.columns.append(ColumnSlot(ti, spec.name, kind_of(spec.type),
+        # averaging or summing needs a number, whatever the source column was declared as
+        kind = "number" if isinstance(col.parent, (exp.Avg, exp.Sum)) else kind_of(spec.type)
+        tt.columns.append(ColumnSlot(ti, spec.name, kind,
                                      roles.get((table.name.lower(), spec.name.lower()), "plain")))
     for lit in tree.find_all(exp.Literal):
         other = None
