@@ -6,7 +6,7 @@ import json
 import sys
 
 from alignsql import config
-from alignsql.train.config import SFTConfig
+from alignsql.train.config import SelfPlayConfig, SFTConfig
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -20,6 +20,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--eval", help="target dataset evaluated before and after (sets eval=)")
     p.add_argument("--eval-limit", type=int, help="questions of the target (sets eval_limit=)")
     p.set_defaults(func=cmd_sft)
+    s = gsub.add_parser("selfplay", help="self-play fine-tuning: error-driven (SPFT-SQL), SPIN "
+                        "or DPO against an opponent from a model pool")
+    s.add_argument("--config", required=True, help="YAML file mirroring SelfPlayConfig "
+                   "(see configs/selfplay/)")
+    s.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="override config keys")
+    s.add_argument("--resume", action="store_true", help="continue a killed run")
+    s.set_defaults(func=cmd_selfplay)
 
 
 def cmd_sft(args: argparse.Namespace) -> int:
@@ -33,4 +40,16 @@ def cmd_sft(args: argparse.Namespace) -> int:
     cfg = config.load_yaml(SFTConfig, args.config, overrides)
     summary = train(cfg, resume=args.resume, log=lambda m: print(m, file=sys.stderr, flush=True))
     print(json.dumps(summary, indent=2))
+    return 0
+
+
+def cmd_selfplay(args: argparse.Namespace) -> int:
+    from alignsql.train.selfplay import train
+
+    cfg = config.load_yaml(SelfPlayConfig, args.config, list(args.overrides))
+    summary = train(cfg, resume=args.resume, log=lambda m: print(m, file=sys.stderr, flush=True))
+    for it in summary["iterations"]:
+        print(f"iteration {it['iteration']}: {it['n_pairs']} pairs, train loss "
+              f"{it['train_loss']:.4f}, validation EX {it['val_ex']:.3f} -> {it['merged']}")
+    print(json.dumps({k: summary[k] for k in ("run", "loss", "final")}))
     return 0

@@ -97,3 +97,83 @@ class SFTConfig:
             raise AlignSQLError("val_fraction must be in [0, 1)")
         if self.max_length < 64:
             raise AlignSQLError("max_length must be at least 64")
+
+
+LOSSES = ("spft", "spin", "dpo")
+
+
+@dataclass
+class SelfPlayConfig:
+    name: str = "selfplay"
+    """Run name: outputs go to <output_dir>/<name>/."""
+    output_dir: str = "runs"
+    """Folder that holds run directories."""
+    pool: list[str] = field(default_factory=list)
+    """Candidate text-to-SQL models (registry names, model directories, e.g. the merged models
+    of synth rounds). The most accurate on the validation set is main, the least the opponent."""
+    loss: str = "spft"
+    """spft (error-driven: only the opponent's wrong SQL is pushed down), spin (every generated
+    answer treated as wrong, opponent = previous iteration) or dpo (gold vs execution-wrong
+    pairs, reference = the starting model)."""
+    lam: float = 0.1
+    """lambda: scale of the log-ratios inside the logistic loss (SPIN used 0.1)."""
+    train: list[str] = field(default_factory=lambda: ["spider:train"])
+    """Dataset specs of the training questions (with gold SQL and a database)."""
+    train_size: list[int] = field(default_factory=lambda: [200])
+    """Questions sampled from each spec."""
+    val: str = "spider:dev"
+    """Validation set (by execution) that ranks the pool, e.g. file:runs/synth/round1_val.jsonl."""
+    val_limit: int = 100
+    """Validation questions (a seeded sample among those with a database)."""
+    k: int = 2
+    """SQL samples per training question from the opponent."""
+    temperature: float = 1.0
+    """Sampling temperature of the opponent."""
+    max_new_tokens: int = 160
+    """Generation budget per sample."""
+    iterations: int = 2
+    """Self-play iterations."""
+    early_stop: bool = True
+    """Stop when an iteration's model does not beat the best validation EX so far."""
+    method: str = "lora"
+    """lora (the opponent stays the frozen base) or full."""
+    lora_r: int = 16
+    """LoRA rank."""
+    lora_alpha: int = 32
+    """LoRA scaling numerator."""
+    learning_rate: float = 5e-5
+    """Peak learning rate."""
+    max_steps: int = 20
+    """Optimizer steps per iteration (the same budget for every loss)."""
+    batch_size: int = 2
+    """Pairs per device step (each pair is two sequences)."""
+    grad_accum: int = 2
+    """Steps accumulated per optimizer update."""
+    max_length: int = 768
+    """Tokens per sequence (prompt + SQL); prompts shrink their schema to fit."""
+    sample_values: int = 0
+    """Distinct example values per column in prompts."""
+    dtype: str = "bf16"
+    """bf16 (autocast over fp32 weights) or fp32."""
+    device: str = "auto"
+    """auto (CUDA when present), cpu or cuda."""
+    logging_steps: int = 1
+    """Write a metrics.jsonl row every N optimizer steps."""
+    save_steps: int = 10
+    """Checkpoint every N optimizer steps."""
+    seed: int = 0
+    """Seed of sampling, shuffling and initialisation."""
+    data_root: str | None = None
+    """Data folder (default: $ALIGNSQL_DATA, else ../shared/data)."""
+
+    def __post_init__(self) -> None:
+        if self.loss not in LOSSES:
+            raise AlignSQLError(f"loss must be one of {', '.join(LOSSES)}, not {self.loss!r}")
+        if not self.pool:
+            raise AlignSQLError("pool needs at least one model")
+        if len(self.train_size) != len(self.train):
+            raise AlignSQLError("train_size needs one number per train spec")
+        if self.k < 1 or self.iterations < 1:
+            raise AlignSQLError("k and iterations must be at least 1")
+        if self.method not in ("lora", "full"):
+            raise AlignSQLError(f"method must be lora or full, not {self.method!r}")

@@ -31,8 +31,11 @@ def _cfg(tmp_path: Path, tiny: Path, **kw) -> SFTConfig:
 
 def test_every_config_yaml_loads() -> None:
     """Every YAML under configs/, recursively, into the dataclass of its folder."""
+    from alignsql.train.config import SelfPlayConfig
     from alignsql.train.lrsql import LRSQLConfig
-    classes = {"sft": SFTConfig, "lrsql": LRSQLConfig}
+    from alignsql.synth.run import SynthConfig
+    classes = {"sft": SFTConfig, "lrsql": LRSQLConfig, "selfplay": SelfPlayConfig,
+               "synth": SynthConfig}
     files = sorted((REPO / "configs").rglob("*.yaml"))
     assert len(files) >= 4
     for f in files:

@@ -1,0 +1,278 @@
+"""Self-play fine-tuning with an execution-judged, error-driven loss (SPFT-SQL stage 2), and
+the SPIN and DPO baselines in the same code path.
+
+    rank the pool on the validation set (EX)  ->  main = best, opponent = worst
+    -> the opponent samples k SQL per training question; each is executed: R = 1 if its result
+       differs from the gold's (wrong), 0 if it matches
+    -> LoRA on main with L = E[ l(lam r(y_gold) - R(y') lam r(y')) ],  r = log p_main - log p_opp
+    -> the new main joins the pool; repeat (stop when validation EX stops improving)
+
+SPIN: every sample counts as wrong and the opponent is the previous iteration (the current
+main). DPO: only execution-wrong samples, reference = the starting main. Opponent
+log-probabilities are computed once per iteration (the opponent is frozen) on the trainer's
+own tokenisation; the trainer is TRL's DPOTrainer with the loss replaced.
+"""
+from __future__ import annotations
+
+import json
+import math
+import random
+from collections import Counter
+from pathlib import Path
+from typing import Callable
+
+from alignsql.errors import AlignSQLError
+from alignsql.train.callbacks import MetricsCallback, peak_rss_mb
+from alignsql.train.checkpoint import last_checkpoint, run_dir, save_config, save_merged, write_json
+from alignsql.train.config import SelfPlayConfig, SFTConfig
+from alignsql.train.losses import error_driven_loss, sequence_logps
+
+
+def val_ex(cfg: SelfPlayConfig, model: str, out: Path) -> float:
+    """EX on the validation set, cached per model in <run>/val_scores.json."""
+    from alignsql.train.sft import evaluate_target
+
+    cache = out / "val_scores.json"
+    scores = json.loads(cache.read_text()) if cache.exists() else {}
+    if model not in scores:
+        folder = out / "val" / f"m{len(scores)}"
+        ecfg = SFTConfig(eval=cfg.val, eval_limit=cfg.val_limit, seed=cfg.seed, device=cfg.device,
+                         sample_values=cfg.sample_values, data_root=cfg.data_root)
+        scores[model] = evaluate_target(ecfg, model, folder)["ex"]
+        write_json(cache, scores)
+    return scores[model]
+
+
+def choose(cfg: SelfPlayConfig, scores: dict[str, float], latest: str) -> tuple[str, str, str]:
+    """(main, opponent, note). SPFT: best and worst of the pool; SPIN and DPO: the latest
+    model plays itself (previous iteration / starting reference)."""
+    if cfg.loss != "spft":
+        return latest, latest, f"{cfg.loss}: opponent = previous iteration"
+    main = max(scores, key=lambda m: (scores[m], m == latest))
+    opp = min(scores, key=lambda m: (scores[m], m != latest))
+    if main == opp:
+        return main, opp, ("one model in the pool (or all tie): main = opponent, the previous "
+                           "iteration plays itself")
+    return main, opp, "best and worst of the pool by validation EX"
+
+
+def training_questions(cfg: SelfPlayConfig, tokenizer, skipped: Counter) -> list[dict]:
+    """Prompt (the SFT prompt), gold completion, gold SQL and database per question."""
+    from alignsql.train.data import gather, records
+
+    out = []
+    for ex, ds in gather(cfg.train, cfg.train_size, [], None, cfg.seed, cfg.data_root):
+        db = ds.db_path(ex.db_id)
+        if db is None:
+            skipped["no database"] += 1
+            continue
+        recs, _ = records([(ex, ds)], tokenizer, cfg.max_length, cfg.sample_values, skipped)
+        out += [{**r, "gold": ex.sql, "db": str(db)} for r in recs]
+    return out
+
+
+def judge(gold_sql: str, sql: str, db: str, gold_cache: dict) -> int | None:
+    """R(y') = 1 when the sample's result differs from the gold's, 0 when it matches; None
+    when the gold itself fails (the example is skipped)."""
+    from alignsql.eval.compare import order_matters, results_match
+    from alignsql.eval.executor import execute
+
+    if (db, gold_sql) not in gold_cache:
+        gold_cache[(db, gold_sql)] = execute(db, gold_sql, timeout_s=10.0)
+    gold = gold_cache[(db, gold_sql)]
+    if not gold.ok:
+        return None
+    pred = execute(db, sql, timeout_s=10.0)
+    return int(not (pred.ok and results_match(gold.rows, pred.rows, order_matters(gold_sql))))
+
+
+def build_pairs(cfg: SelfPlayConfig, questions: list[dict], samples: list[list[str]],
+                counts: Counter) -> list[dict]:
+    """(prompt, gold, sample, R) records for the chosen loss, with counted skips."""
+    from alignsql.models.prompts import completion
+
+    gold_cache: dict = {}
+    pairs = []
+    for q, sqls in zip(questions, samples):
+        verdicts = [(s, judge(q["gold"], s, q["db"], gold_cache)) for s in sqls if s]
+        counts["unparsable samples"] += len(sqls) - len(verdicts)
+        if any(v is None for _, v in verdicts):
+            counts["gold fails to execute (question skipped)"] += 1
+            continue
+        if not verdicts:
+            counts["questions with only unparsable samples (no contrast)"] += 1
+            continue
+        if all(v == 0 for _, v in verdicts):
+            counts["questions whose samples are all correct (no contrast)"] += 1
+        for sql, wrong in verdicts:
+            if cfg.loss == "dpo" and not wrong:
+                continue  # DPO needs a rejected answer
+            pairs.append({"prompt": q["prompt"], "chosen": q["completion"],
+                          "rejected": completion(sql), "id": q["id"],
+                          "wrong": 1.0 if cfg.loss == "spin" else float(wrong)})
+        counts["samples wrong"] += sum(v for _, v in verdicts)
+        counts["samples correct"] += sum(1 - v for _, v in verdicts)
+    return pairs
+
+
+def sample_opponent(cfg: SelfPlayConfig, opponent: str, questions: list[dict]) -> list[list[str]]:
+    """k sampled SQL per question from the opponent (continuous batching)."""
+    from alignsql.models.extract import extract_sql
+    from alignsql.models.generate import GenOptions, Request, stream
+    from alignsql.models.loading import load
+
+    lm = load(opponent, cfg.dtype, cfg.device)
+    opts = GenOptions(cfg.max_new_tokens, cfg.k, cfg.temperature, seed=cfg.seed)
+    reqs = [Request(i, q["prompt"]) for i, q in enumerate(questions)]
+    out: list[list[str]] = [[] for _ in questions]
+    for i, gens in stream(lm, reqs, opts, slots=8):
+        out[i] = [extract_sql(g.text) for g in gens]
+    return out
+
+
+def trainer_classes():
+    """TRL's DPOTrainer with the error-driven loss: a ``wrong`` column (R) rides along in the
+    batch, the opponent's log-probabilities come precomputed as the reference columns."""
+    import torch
+    from trl import DPOTrainer
+    from trl.trainer.dpo_trainer import DataCollatorForPreference
+
+    class Collator(DataCollatorForPreference):
+        def torch_call(self, examples):
+            out = super().torch_call(examples)
+            out["wrong"] = torch.tensor([float(e["wrong"]) for e in examples])
+            return out
+
+    class SelfPlayTrainer(DPOTrainer):
+        def _set_signature_columns_if_needed(self):
+            super()._set_signature_columns_if_needed()
+            if "wrong" not in self._signature_columns:
+                self._signature_columns.append("wrong")
+
+        def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+            logps = sequence_logps(model, inputs["input_ids"], inputs["attention_mask"],
+                                   inputs["completion_mask"])
+            main_gold, main_gen = logps.chunk(2)
+            loss = error_driven_loss(main_gold, inputs["ref_chosen_logps"], main_gen,
+                                     inputs["ref_rejected_logps"], inputs["wrong"], self.beta)
+            return (loss, {"logits": logps}) if return_outputs else loss
+    return SelfPlayTrainer, Collator
+
+
+def opponent_logps(trainer, opponent) -> None:
+    """Add ref_chosen_logps / ref_rejected_logps (the frozen opponent's log-probabilities) to
+    the trainer's tokenised dataset, batch by batch through the trainer's own collator."""
+    import torch
+
+    ds = trainer.train_dataset
+    collate = trainer.data_collator
+    chosen, rejected = [], []
+    with torch.inference_mode():
+        for start in range(0, len(ds), 4):
+            batch = collate([ds[i] for i in range(start, min(start + 4, len(ds)))])
+            lp = sequence_logps(opponent, batch["input_ids"].to(opponent.device),
+                                batch["attention_mask"].to(opponent.device),
+                                batch["completion_mask"].to(opponent.device))
+            c, r = lp.float().cpu().chunk(2)
+            chosen += c.tolist()
+            rejected += r.tolist()
+    trainer.train_dataset = ds.add_column("ref_chosen_logps", chosen).add_column(
+        "ref_rejected_logps", rejected)
+
+
+def _dpo_args(cfg: SelfPlayConfig, folder: Path, device: str):
+    from trl import DPOConfig
+    return DPOConfig(
+        output_dir=str(folder / "checkpoints"), max_steps=cfg.max_steps,
+        per_device_train_batch_size=cfg.batch_size, gradient_accumulation_steps=cfg.grad_accum,
+        learning_rate=cfg.learning_rate, lr_scheduler_type="cosine", warmup_steps=0.1,
+        logging_steps=cfg.logging_steps, save_steps=cfg.save_steps, save_total_limit=2,
+        bf16=cfg.dtype == "bf16", seed=cfg.seed, data_seed=cfg.seed, report_to=[],
+        max_length=cfg.max_length, beta=cfg.lam, precompute_ref_log_probs=False,
+        use_cpu=device == "cpu", dataloader_num_workers=0, disable_tqdm=True,
+        include_num_input_tokens_seen="non_padding")
+
+
+def iteration(cfg: SelfPlayConfig, it: int, main: str, opponent: str, out: Path,
+              resume: bool, log) -> dict:
+    """One round: sample, judge, train main against the frozen opponent, merge."""
+    from datasets import Dataset as HFDataset
+    from peft import LoraConfig
+
+    from alignsql.models.loading import load
+
+    folder = out / f"iter{it}"
+    folder.mkdir(parents=True, exist_ok=True)
+    counts: Counter = Counter()
+    pairs_file = folder / "pairs.jsonl"
+    if pairs_file.exists():
+        pairs = [json.loads(x) for x in pairs_file.read_text().splitlines()]
+        counts.update(json.loads((folder / "counts.json").read_text()))
+    else:
+        lm_tok = load(opponent, cfg.dtype, cfg.device).tokenizer
+        questions = training_questions(cfg, lm_tok, counts)
+        log(f"iteration {it}: {opponent} samples {cfg.k} SQL for {len(questions)} questions")
+        pairs = build_pairs(cfg, questions, sample_opponent(cfg, opponent, questions), counts)
+        random.Random(f"{cfg.seed}:{it}").shuffle(pairs)
+        pairs_file.write_text("".join(json.dumps(p) + "\n" for p in pairs))
+        write_json(folder / "counts.json", dict(counts))
+    if not pairs:
+        raise AlignSQLError(f"iteration {it}: no training pairs ({dict(counts)})")
+    model = load(main, dtype="fp32", device=cfg.device)
+    opp = load(opponent, dtype="fp32", device=cfg.device).model
+    model.tokenizer.padding_side = "right"
+    trainer_cls, collator_cls = trainer_classes()
+    peft = (LoraConfig(r=cfg.lora_r, lora_alpha=cfg.lora_alpha, target_modules="all-linear",
+                       task_type="CAUSAL_LM") if cfg.method == "lora" else None)
+    trainer = trainer_cls(model=model.model, ref_model=opp, args=_dpo_args(cfg, folder, model.device),
+                          train_dataset=HFDataset.from_list(pairs), processing_class=model.tokenizer,
+                          data_collator=collator_cls(pad_token_id=model.tokenizer.pad_token_id,
+                                                     max_length=cfg.max_length),
+                          peft_config=peft, callbacks=[MetricsCallback(folder / "metrics.jsonl")])
+    opponent_logps(trainer, opp)
+    trainer.ref_model = None  # its log-probabilities are in the dataset now
+    del opp
+    checkpoint = last_checkpoint(folder) if resume else None
+    result = trainer.train(resume_from_checkpoint=checkpoint)
+    merged = save_merged(trainer.model, model.tokenizer, folder,
+                         {"sample_values": cfg.sample_values})
+    return {"iteration": it, "main": main, "opponent": opponent, "n_pairs": len(pairs),
+            "counts": dict(counts), "train_loss": result.training_loss,
+            "steps": result.global_step, "peak_rss_mb": peak_rss_mb(),
+            "train_runtime_s": result.metrics.get("train_runtime"), "merged": str(merged)}
+
+
+def train(cfg: SelfPlayConfig, resume: bool = False,
+          log: Callable[[str], None] = lambda _: None) -> dict:
+    """All iterations; a finished iteration's summary is reused, so a killed run resumes."""
+    out = run_dir(cfg.output_dir, cfg.name, resume)
+    save_config(cfg, out)
+    pool, latest, history = list(cfg.pool), cfg.pool[-1], []
+    best = -math.inf
+    for it in range(1, cfg.iterations + 1):
+        scores = {m: val_ex(cfg, m, out) for m in pool}
+        best = max(best, max(scores.values()))
+        main, opp, note = choose(cfg, scores, latest)
+        log(f"iteration {it}: main {main} (EX {scores[main]:.3f}), opponent {opp} "
+            f"(EX {scores[opp]:.3f}): {note}")
+        done = out / f"iter{it}" / "summary.json"
+        if done.exists():
+            summary = json.loads(done.read_text())
+        else:
+            summary = iteration(cfg, it, main, opp, out, resume, log)
+            summary["note"] = note
+            write_json(done, summary)
+        summary["val_ex"] = val_ex(cfg, summary["merged"], out)
+        history.append(summary)
+        pool.append(summary["merged"])
+        latest = summary["merged"]
+        if cfg.early_stop and summary["val_ex"] <= best:
+            log(f"iteration {it}: validation EX {summary['val_ex']:.3f} did not improve on "
+                f"{best:.3f}; stopping")
+            break
+        best = summary["val_ex"]
+    result = {"run": str(out), "loss": cfg.loss, "iterations": history,
+              "val_scores": json.loads((out / "val_scores.json").read_text()),
+              "final": latest}
+    write_json(out / "summary.json", result)
+    return result
