@@ -49,7 +49,8 @@ def cmd_selfplay(args: argparse.Namespace) -> int:
     cfg = config.load_yaml(SelfPlayConfig, args.config, list(args.overrides))
     summary = train(cfg, resume=args.resume, log=lambda m: print(m, file=sys.stderr, flush=True))
     for it in summary["iterations"]:
+        ex = f", validation EX {it['val_ex']:.3f}" if "val_ex" in it else ""
         print(f"iteration {it['iteration']}: {it['n_pairs']} pairs, train loss "
-              f"{it['train_loss']:.4f}, validation EX {it['val_ex']:.3f} -> {it['merged']}")
+              f"{it['train_loss']:.4f}{ex} -> {it['merged']}")
     print(json.dumps({k: summary[k] for k in ("run", "loss", "final")}))
     return 0

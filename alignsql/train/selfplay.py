@@ -250,11 +250,13 @@ def train(cfg: SelfPlayConfig, resume: bool = False,
     pool, latest, history = list(cfg.pool), cfg.pool[-1], []
     best = -math.inf
     for it in range(1, cfg.iterations + 1):
-        scores = {m: val_ex(cfg, m, out) for m in pool}
-        best = max(best, max(scores.values()))
+        # SPIN and DPO play the latest model against itself: ranking is only for SPFT
+        ranked = cfg.loss == "spft" and len(pool) > 1
+        scores = {m: val_ex(cfg, m, out) for m in pool} if ranked else {latest: math.nan}
+        if cfg.early_stop:
+            best = max(best, val_ex(cfg, latest, out), *scores.values())
         main, opp, note = choose(cfg, scores, latest)
-        log(f"iteration {it}: main {main} (EX {scores[main]:.3f}), opponent {opp} "
-            f"(EX {scores[opp]:.3f}): {note}")
+        log(f"iteration {it}: main {main}, opponent {opp}: {note}")
         done = out / f"iter{it}" / "summary.json"
         if done.exists():
             summary = json.loads(done.read_text())
@@ -262,7 +264,8 @@ def train(cfg: SelfPlayConfig, resume: bool = False,
             summary = iteration(cfg, it, main, opp, out, resume, log)
             summary["note"] = note
             write_json(done, summary)
-        summary["val_ex"] = val_ex(cfg, summary["merged"], out)
+        if cfg.early_stop or (cfg.loss == "spft" and it < cfg.iterations):
+            summary["val_ex"] = val_ex(cfg, summary["merged"], out)
         history.append(summary)
         pool.append(summary["merged"])
         latest = summary["merged"]
@@ -272,7 +275,8 @@ def train(cfg: SelfPlayConfig, resume: bool = False,
             break
         best = summary["val_ex"]
     result = {"run": str(out), "loss": cfg.loss, "iterations": history,
-              "val_scores": json.loads((out / "val_scores.json").read_text()),
+              "val_scores": (json.loads((out / "val_scores.json").read_text())
+                             if (out / "val_scores.json").exists() else {}),
               "final": latest}
     write_json(out / "summary.json", result)
     return result
