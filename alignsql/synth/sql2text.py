@@ -60,7 +60,8 @@ def clean_question(text: str) -> str:
 
 def write_questions(lm, pairs: Sequence[Pair], max_new_tokens: int = 64, slots: int = 8,
                     on_done: Callable[[int], None] = lambda _: None) -> None:
-    """Fill ``pair.question`` for every pair (greedy decoding, continuous batching)."""
+    """Fill ``pair.question`` for every pair (greedy decoding, continuous batching);
+    ``on_done(i)`` is called with each pair's index as its question arrives."""
     from alignsql.models.generate import GenOptions, Request, stream
 
     reqs = []
@@ -70,7 +71,7 @@ def write_questions(lm, pairs: Sequence[Pair], max_new_tokens: int = 64, slots: 
     reqs.sort(key=lambda r: r.prefix)  # one database's queries together: its schema is cached
     for key, gens in stream(lm, reqs, GenOptions(max_new_tokens=max_new_tokens), slots):
         pairs[key].question = clean_question(gens[0].text)
-        on_done(1)
+        on_done(key)
 
 
 def training_records(examples: Sequence[tuple[Example, Schema]], tokenizer) -> list[dict]:

@@ -69,6 +69,8 @@ def test_synth_run_directory_and_dataset(tmp_path, db, tiny_model_dir) -> None:
     if recs:  # the synthetic file is a dataset with its database attached
         ds = registry.load(f"file:{out / 'round1.jsonl'}")
         assert ds.db_path("cs") is not None and ds.schemas["cs"].table("singer")
+    asked = [json.loads(x) for x in (out / "round1_questions.jsonl").read_text().splitlines()]
+    assert sorted(a["i"] for a in asked) == list(range(r1["verified_sql"]))  # one per query
     again = run_synth(cfg)  # resumed: nothing recomputed
     assert again["rounds"] == summary["rounds"]
 
