@@ -8,6 +8,7 @@ database's schema (shared by every query on it, so its KV cache is reused) and t
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,9 +50,10 @@ def prompt(tokenizer, schema: Schema, sql: str) -> tuple[str, str]:
 
 
 def clean_question(text: str) -> str:
-    """The first non-empty line, without a "Question:" label or quotes; "" when nothing is
-    left (the pair is then dropped and counted)."""
+    """The first non-empty line, without a list number, a "Question:" label or quotes; ""
+    when nothing is left (the pair is then dropped and counted)."""
     line = next((x.strip() for x in text.strip().splitlines() if x.strip()), "")
+    line = re.sub(r"^(\d+[.)]\s*)", "", line)  # a list number: "1. What is ..."
     if line.lower().startswith("question:"):
         line = line[len("question:"):].strip()
     line = line.strip("\"'` ")

@@ -29,6 +29,8 @@ def test_clean_question() -> None:
         "How many singers are there?"
     assert clean_question('  "Which singer is oldest?"') == "Which singer is oldest?"
     assert clean_question("\n```\n") == ""
+    assert clean_question("1. What is the zip code of address 3?") == \
+        "What is the zip code of address 3?"
 
 
 def test_sql2text_prompt_shares_the_schema_prefix(tiny_model_dir, db) -> None:
