@@ -6,7 +6,7 @@ Same base, data and step budget for every method, SmolLM2-135M with LoRA:
 * spin     - SFT + SPIN (every sample counts as wrong, the model plays itself),
 * dpo      - SFT + DPO on (gold, execution-wrong) pairs, reference = the SFT model,
 * spft_it1 / spft_it2 - SFT + SPFT self-play: the pool is the SFT model and the three models
-  of bench/synth_bench.py's rounds, ranked on its round-1 synthetic validation split.
+  of bench/synth_bench.py's rounds, ranked on its synthetic validation splits.
 
 Each run samples K SQL for the same N Spider-train questions, trains STEPS optimizer steps,
 and is evaluated on the AR experiment's seeded 200-question Spider dev sample; wall time and
@@ -43,10 +43,19 @@ RUNS = {  # run -> (loss, iterations, pool)
 }
 
 
+def validation_file() -> Path:
+    """The synthetic validation splits of the three synth rounds, together (one round's
+    tenth is too few questions to rank a pool)."""
+    path = OUT / "synthetic_val.jsonl"
+    if not path.exists():
+        path.write_text("".join((SYNTH / f"round{r}_val.jsonl").read_text() for r in (1, 2, 3)))
+    return path
+
+
 def child(run: str) -> None:
     """One self-play run in this process (its max RSS is the run's peak memory)."""
     loss, iterations, pool = RUNS[run]
-    val = f"file:{SYNTH / 'round1_val.jsonl'}"
+    val = f"file:{validation_file()}"
     cmd = ["train", "selfplay", "--config", "configs/selfplay/smollm2-135m_lora.yaml",
            f"name={run}", f"loss={loss}", f"iterations={iterations}",
            "pool=[" + ",".join(str(p) for p in pool) + "]", f"val={val}", *COMMON]
