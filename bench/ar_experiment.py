@@ -225,6 +225,18 @@ def summarize() -> None:
     (ROOT / "bench" / "results" / "ar_experiment.json").write_text(json.dumps(result, indent=2))
     _plot(main_rows, gains)
     print(json.dumps({k: result[k] for k in ("n_pairs", "sign_agreement", "spearman")}))
+    print("\n".join(table(pairs)))
+
+
+def table(pairs: list[dict]) -> list[str]:
+    """The docs/results.md table of the finished pairs, from the summary's numbers."""
+    lines = ["| model | train (300) | target | seed | A(train) | A(preds) | AR | EX before "
+             "| EX after | A(post-SFT preds) |", "|" + "---|" * 10]
+    for p in pairs:
+        lines.append(f"| {p['model']} | {p['train']} | {p['target']} | {p['seed']} "
+                     f"| {p['a_train']:.3f} | {p['a_preds']:.3f} | {p['ar']:.2f} "
+                     f"| {p['ex_before']:.3f} | {p['ex_after']:.3f} | {p['a_after']:.3f} |")
+    return lines
 
 
 def _plot(rows: list[dict], gains: list[float]) -> None:
