@@ -2,7 +2,8 @@
 
 1. SQL-only synthesis, templates from spider:train, sampled by frequency vs steered toward a
    seeded 200-question Spider dev sample: verified queries per minute, pass rate of each
-   filter, and A (and AR, against SmolLM2's own pre-SFT predictions) of each synthetic set.
+   filter, and A (and AR, against SmolLM2's own pre-SFT predictions) of each synthetic set;
+   the same for each round's pairs that survived question writing and the round trip.
 2. Three rounds of `alignsql synth` with questions written by Qwen2.5-Coder-0.5B, the round
    trip judged by Qwen2.5-Coder-0.5B, and SmolLM2-135M fine-tuned per round on the same 300
    real Spider-train examples plus the synthetic pairs so far: pairs per minute end to end,
@@ -105,6 +106,8 @@ def main() -> None:
     align = stage("alignment", alignment, {m: r["file"] for m, r in modes.items()}, preds)
     summary = stage("rounds", rounds)
     evals = {r: stage(f"ex_r{r}", ex_after, summary["rounds"][r - 1], r) for r in (1, ROUNDS)}
+    kept = stage("alignment_kept", alignment,
+                 {f"round{r['round']}": r["train"] for r in summary["rounds"]}, preds)
     before = json.loads((AR_PARTS / "before__smollm2-135m__spider-dev.json").read_text())
     real = json.loads((AR_PARTS / "after__smollm2-135m__spider-train____0__spider-dev.json")
                       .read_text())
@@ -120,6 +123,8 @@ def main() -> None:
         "a_steered": align["steered"]["a"], "a_unsteered": align["frequency"]["a"],
         "ar_steered": align["steered"]["ar"], "ar_unsteered": align["frequency"]["ar"],
         "a_preds": align["a_preds"],
+        "a_after_round_trip": {k: v["a"] for k, v in kept.items() if k.startswith("round")},
+        "ar_after_round_trip": {k: v["ar"] for k, v in kept.items() if k.startswith("round")},
         "ex": {"base": before["ex"], "sft_real": real["ex"],
                "sft_real_synth_r1": evals[1]["ex"], f"sft_real_synth_r{ROUNDS}": evals[ROUNDS]["ex"]},
         "n_eval": evals[1]["n"], "sql_only": modes, "rounds": summary["rounds"],
