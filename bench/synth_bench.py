@@ -68,12 +68,14 @@ def sql_only(mode: str) -> dict:
             "file": r["train"]}
 
 
-def alignment(files: dict[str, str], preds: Path) -> dict:
+def alignment(files: dict[str, str], preds: Path, scale: float | None = None) -> dict:
+    """A and AR of each file against the target sample; ``scale`` fixes the KL scale c so two
+    reports compare."""
     from alignsql.align.run import AlignConfig, run_align
     specs = {mode: f"file:{f}" for mode, f in files.items()}
     report = run_align(AlignConfig(train=list(specs.values()), target=["spider:dev"],
                                    preds=[str(preds)], target_sample=200, seed=0,
-                                   bootstrap=[]))
+                                   bootstrap=[], kl_scale=scale))
     a = {p["source"]: p["alignment"] for p in report["pairs"]}
     ar = {r["train"]: r["ar"] for r in report["ar"]}
     return {mode: {"a": a[spec], "ar": ar.get(spec)} for mode, spec in specs.items()} | {
@@ -107,7 +109,8 @@ def main() -> None:
     summary = stage("rounds", rounds)
     evals = {r: stage(f"ex_r{r}", ex_after, summary["rounds"][r - 1], r) for r in (1, ROUNDS)}
     kept = stage("alignment_kept", alignment,
-                 {f"round{r['round']}": r["train"] for r in summary["rounds"]}, preds)
+                 {f"round{r['round']}": r["train"] for r in summary["rounds"]}, preds,
+                 align["kl_scale"])
     before = json.loads((AR_PARTS / "before__smollm2-135m__spider-dev.json").read_text())
     real = json.loads((AR_PARTS / "after__smollm2-135m__spider-train____0__spider-dev.json")
                       .read_text())
