@@ -32,7 +32,7 @@ OUT = ROOT / "bench" / "out" / "selfplay"
 AR_PARTS = ROOT / "bench" / "results" / "ar_experiment"
 SYNTH = ROOT / "bench" / "out" / "synth_bench" / "rounds"
 SFT_RUN = ROOT / "bench" / "out" / "ar_runs" / "smollm2-135m__spider-train____0" / "merged"
-N, K, STEPS, VAL = 120, 2, 12, 60
+N, K, STEPS, VAL = 100, 2, 10, 60
 COMMON = ["train=[spider:train]", f"train_size=[{N}]", f"k={K}", f"max_steps={STEPS}",
           f"val_limit={VAL}", "early_stop=false", f"output_dir={OUT}",
           "max_length=512", "batch_size=2", "grad_accum=2"]
