@@ -269,11 +269,12 @@ def train(cfg: SelfPlayConfig, resume: bool = False,
         history.append(summary)
         pool.append(summary["merged"])
         latest = summary["merged"]
-        if cfg.early_stop and summary["val_ex"] <= best:
-            log(f"iteration {it}: validation EX {summary['val_ex']:.3f} did not improve on "
-                f"{best:.3f}; stopping")
-            break
-        best = summary["val_ex"]
+        if cfg.early_stop:
+            if summary["val_ex"] <= best:
+                log(f"iteration {it}: validation EX {summary['val_ex']:.3f} did not improve "
+                    f"on {best:.3f}; stopping")
+                break
+            best = summary["val_ex"]
     result = {"run": str(out), "loss": cfg.loss, "iterations": history,
               "val_scores": (json.loads((out / "val_scores.json").read_text())
                              if (out / "val_scores.json").exists() else {}),

@@ -98,10 +98,13 @@ def test_one_iteration_moves_gold_up_and_wrong_down(tmp_path, db, tiny_model_dir
                          train=[spec], train_size=[6], val=spec, val_limit=3, k=2,
                          max_new_tokens=8, max_steps=6, batch_size=2, grad_accum=1,
                          learning_rate=5e-3, lam=1.0, method="full", max_length=256,
-                         dtype="fp32", device="cpu", iterations=1, save_steps=100)
+                         dtype="fp32", device="cpu", iterations=2, early_stop=False,
+                         save_steps=100)
     summary = train(cfg)
     run = Path(summary["run"])
     it = summary["iterations"][0]
+    # iteration 2 re-ranks a pool of two: the base and iteration 1's model
+    assert len(summary["iterations"]) == 2 and len(summary["val_scores"]) == 2
     assert it["n_pairs"] > 0 and Path(it["merged"]).is_dir()
     assert (run / "config.yaml").exists() and (run / "iter1" / "metrics.jsonl").exists()
     rows = [json.loads(x) for x in (run / "iter1" / "metrics.jsonl").read_text().splitlines()]
