@@ -47,7 +47,8 @@ def choose(cfg: SelfPlayConfig, scores: dict[str, float], latest: str) -> tuple[
     """(main, opponent, note). SPFT: best and worst of the pool; SPIN and DPO: the latest
     model plays itself (previous iteration / starting reference)."""
     if cfg.loss != "spft":
-        return latest, latest, f"{cfg.loss}: opponent = previous iteration"
+        role = "previous iteration" if cfg.loss == "spin" else "reference = starting model"
+        return latest, latest, f"{cfg.loss}: the latest model plays itself ({role})"
     main = max(scores, key=lambda m: (scores[m], m == latest))
     opp = min(scores, key=lambda m: (scores[m], m != latest))
     if main == opp:
