@@ -13,6 +13,7 @@ and is evaluated on the AR experiment's seeded 200-question Spider dev sample; w
 peak RSS (a fresh process per run) are recorded. Stages are resumable (bench/out/selfplay/).
 
     nohup python bench/selfplay_bench.py > bench/out/selfplay_bench.log 2>&1 &
+    python bench/selfplay_bench.py --partial     # summarise what has finished so far
 """
 from __future__ import annotations
 
@@ -92,20 +93,24 @@ def evaluated(name: str, model: str) -> dict:
 
 
 def main() -> None:
-    if len(sys.argv) == 3 and sys.argv[1] == "--child":
+    if len(sys.argv) == 3 and sys.argv[1] == "--child":  # one training run, in its own process
         child(sys.argv[2])
         return
+    partial = "--partial" in sys.argv  # write what is finished, run nothing
     OUT.mkdir(parents=True, exist_ok=True)
     sft = json.loads((AR_PARTS / "after__smollm2-135m__spider-train____0__spider-dev.json")
                      .read_text())
     runs, ex = {}, {"sft": sft["ex"]}
     for run in ("spin", "dpo", "spft"):
-        runs[run] = trained(run)
+        if not partial or (OUT / f"{run}.json").exists():
+            runs[run] = trained(run)
     for name, it in (("spin", 0), ("dpo", 0), ("spft_it1", 0), ("spft_it2", 1)):
-        run = runs[name.split("_")[0]]
+        run = runs.get(name.split("_")[0])
+        if partial and (run is None or not (OUT / f"ex_{name}.json").exists()):
+            continue
         ex[name] = evaluated(name, run["iterations"][it]["merged"])["ex"]
     result = {
-        "ex": ex, "n_eval": 200, "n_questions": N, "k": K, "steps_per_iteration": STEPS,
+        "complete": len(ex) == 5, "ex": ex, "n_eval": 200, "n_questions": N, "k": K, "steps_per_iteration": STEPS,
         "runs": {name: {"wall_s": r["wall_s"], "peak_rss_mb": r["peak_rss_mb"],
                         "iterations": [{k: v for k, v in it.items()
                                         if k in ("main", "opponent", "n_pairs", "counts",
