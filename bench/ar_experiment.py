@@ -38,7 +38,7 @@ MODELS = {  # model -> (config file, training sets, targets)
     "qwen2.5-coder-0.5b": ("configs/sft/qwen2.5-coder-0.5b_lora.yaml",
                            ["spider:train", "atis:train"], ["spider:dev"]),
 }
-OVERRIDES = [f"max_length=512", "epochs=1", "eval=null", "save_steps=20", "logging_steps=5"]
+OVERRIDES = ["max_length=512", "epochs=1", "eval=null", "save_steps=20", "logging_steps=5"]
 REPEAT = ("smollm2-135m", "spider:train", 1)  # (model, train set, second seed)
 
 
