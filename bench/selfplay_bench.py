@@ -118,6 +118,8 @@ def main() -> None:
                                                  "train_runtime_s")}
                                        for it in r["iterations"]],
                         "val_scores": r["val_scores"]} for name, r in runs.items()},
+        "spft_pool_val_ex": (json.loads((OUT / "spft" / "val_scores.json").read_text())
+                             if (OUT / "spft" / "val_scores.json").exists() else None),
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
                     "platform": platform.platform()},
         "command": "python bench/selfplay_bench.py",

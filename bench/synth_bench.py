@@ -125,7 +125,7 @@ def main() -> None:
                        "round_trip": r1["round_trip_pass"]},
         "a_steered": align["steered"]["a"], "a_unsteered": align["frequency"]["a"],
         "ar_steered": align["steered"]["ar"], "ar_unsteered": align["frequency"]["ar"],
-        "a_preds": align["a_preds"],
+        "a_preds": align["a_preds"], "kl_scale": align["kl_scale"],
         "a_after_round_trip": {k: v["a"] for k, v in kept.items() if k.startswith("round")},
         "ar_after_round_trip": {k: v["ar"] for k, v in kept.items() if k.startswith("round")},
         "ex": {"base": before["ex"], "sft_real": real["ex"],

@@ -156,9 +156,8 @@ def add_questions(cfg: SynthConfig, r: int, pairs: list[Pair], out: Path, log) -
     todo = [i for i in range(len(pairs)) if i not in done]
     if todo:
         from alignsql.models.loading import load
-        lm = load(cfg.sql2text_model, cfg.dtype, log=log)
-        if cfg.train_sql2text:
-            lm = sql2text_writer(cfg, out, log)
+        lm = (sql2text_writer(cfg, out, log) if cfg.train_sql2text
+              else load(cfg.sql2text_model, cfg.dtype, log=log))
         subset = [pairs[i] for i in todo]
         write_questions(lm, subset, slots=cfg.batch_size,
                         on_done=lambda k: _append(path, {"i": todo[k],
