@@ -105,10 +105,12 @@ def main() -> None:
         if not partial or (OUT / f"{run}.json").exists():
             runs[run] = trained(run)
     for name, it in (("spin", 0), ("dpo", 0), ("spft_it1", 0), ("spft_it2", 1)):
-        run = runs.get(name.split("_")[0])
-        if partial and (run is None or not (OUT / f"ex_{name}.json").exists()):
+        done = OUT / f"ex_{name}.json"
+        if partial:  # an evaluation can finish before its run's later iterations
+            if done.exists():
+                ex[name] = json.loads(done.read_text())["ex"]
             continue
-        ex[name] = evaluated(name, run["iterations"][it]["merged"])["ex"]
+        ex[name] = evaluated(name, runs[name.split("_")[0]]["iterations"][it]["merged"])["ex"]
     result = {
         "complete": len(ex) == 5, "ex": ex, "n_eval": 200, "n_questions": N, "k": K, "steps_per_iteration": STEPS,
         "runs": {name: {"wall_s": r["wall_s"], "peak_rss_mb": r["peak_rss_mb"],
