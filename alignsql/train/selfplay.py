@@ -194,6 +194,15 @@ def _dpo_args(cfg: SelfPlayConfig, folder: Path, device: str):
         include_num_input_tokens_seen="non_padding")
 
 
+def _tokenizer(model: str):
+    from transformers import AutoTokenizer
+
+    from alignsql.models.loading import prepare_tokenizer, resolve
+    tok = AutoTokenizer.from_pretrained(resolve(model))
+    prepare_tokenizer(tok)
+    return tok
+
+
 def iteration(cfg: SelfPlayConfig, it: int, main: str, opponent: str, out: Path,
               resume: bool, log) -> dict:
     """One round: sample, judge, train main against the frozen opponent, merge."""
@@ -210,8 +219,8 @@ def iteration(cfg: SelfPlayConfig, it: int, main: str, opponent: str, out: Path,
         pairs = [json.loads(x) for x in pairs_file.read_text().splitlines()]
         counts.update(json.loads((folder / "counts.json").read_text()))
     else:
-        lm_tok = load(opponent, cfg.dtype, cfg.device).tokenizer
-        questions = training_questions(cfg, lm_tok, counts)
+        # the prompts need only the tokenizer: the model is loaded once, for sampling
+        questions = training_questions(cfg, _tokenizer(opponent), counts)
         log(f"iteration {it}: {opponent} samples {cfg.k} SQL for {len(questions)} questions")
         pairs = build_pairs(cfg, questions, sample_opponent(cfg, opponent, questions), counts)
         random.Random(f"{cfg.seed}:{it}").shuffle(pairs)
