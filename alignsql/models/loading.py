@@ -68,6 +68,19 @@ def load(name_or_path: str, dtype: str = "bf16", device: str = "auto",
     return LoadedModel(model, tok, name_or_path, dev, dtype)
 
 
+def load_tokenizer(name_or_path: str):
+    """The model's tokenizer alone (counting tokens needs no weights in memory)."""
+    from transformers import AutoTokenizer
+    source = resolve(name_or_path)
+    try:
+        tok = AutoTokenizer.from_pretrained(source)
+    except OSError as exc:
+        raise AlignSQLError(f"cannot load the tokenizer of {name_or_path!r}: "
+                            f"{str(exc).splitlines()[0]}") from None
+    prepare_tokenizer(tok)
+    return tok
+
+
 def prepare_tokenizer(tok) -> None:
     """Left padding for batched generation; a pad token where the model has none."""
     tok.padding_side = "left"

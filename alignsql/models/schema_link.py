@@ -18,12 +18,17 @@ LINK_SYSTEM = "You link questions to the database tables needed to answer them."
 NONE = "none"
 
 
+def link_head(schema: Schema, slice_tables: Sequence[str], index: int, total: int) -> str:
+    """The slice's part of a link prompt: the same for every question (a shared KV prefix)."""
+    ddl = "\n".join(table_ddl(schema, schema.table(t)) + ";" for t in slice_tables)
+    return f"Database tables, part {index + 1} of {total}:\n{ddl}\n\n"
+
+
 def link_user(ex: Example, schema: Schema, slice_tables: Sequence[str], index: int, total: int,
               hint: Sequence[str]) -> str:
-    ddl = "\n".join(table_ddl(schema, schema.table(t)) + ";" for t in slice_tables)
     carried = f"Tables chosen from earlier parts: {', '.join(hint)}\n" if hint else ""
     evidence = f"Evidence: {ex.evidence}\n" if ex.evidence else ""
-    return (f"Database tables, part {index + 1} of {total}:\n{ddl}\n\n{carried}{evidence}"
+    return (f"{link_head(schema, slice_tables, index, total)}{carried}{evidence}"
             f"Question: {ex.question}\nWhich tables of this part does the question need? Answer "
             f"with their names separated by commas, or {NONE}.")
 
@@ -65,16 +70,26 @@ class LinkResult:
     unknown: Counter = field(default_factory=Counter)
 
 
+def shared_prefix(tokenizer, head: str) -> str:
+    """The rendered prompt up to the end of the slice's tables: every question's link prompt
+    for this slice starts with it (the chat template only wraps the user turn)."""
+    mark = "\x00"
+    rendered = render_link(tokenizer, head + mark)
+    return rendered[:rendered.index(mark)]
+
+
 def walk(examples: Sequence[Example], schema: Schema, slicing: Slicing, tokenizer,
-         generate: Callable[[list[str]], list[str]]) -> list[LinkResult]:
+         generate: Callable[[list[str], str], list[str]]) -> list[LinkResult]:
     """Slice by slice for all questions at once (one batch per slice), carrying each
-    question's chosen tables into its next prompt."""
+    question's chosen tables into its next prompt. ``generate(prompts, prefix)`` gets the
+    prefix all the slice's prompts share, so a model computes the slice's KV cache once."""
     results = [LinkResult([], []) for _ in examples]
     total = len(slicing.slices)
     for i, tables in enumerate(slicing.slices):
+        prefix = shared_prefix(tokenizer, link_head(schema, tables, i, total))
         prompts = [render_link(tokenizer, link_user(ex, schema, tables, i, total, r.tables))
                    for ex, r in zip(examples, results)]
-        for r, reply in zip(results, generate(prompts)):
+        for r, reply in zip(results, generate(prompts, prefix)):
             parsed = parse_reply(reply, tables)
             r.per_slice.append(parsed.tables)
             r.tables.extend(parsed.tables)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import random
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Callable, Sequence
 
 from alignsql.data.example import Example, Schema
 from alignsql.data.merge import gold_tables
@@ -139,11 +139,3 @@ def split_questions(examples: Sequence[Example], n_train: int, n_test: int,
     return ([examples[r] for r in rows[:n_train]],
             [examples[r] for r in rows[n_train:n_train + n_test]])
 
-
-def batched(generate_one: Callable[[list[str]], list[str]], size: int):
-    def run(prompts: list[str]) -> list[str]:
-        out: list[str] = []
-        for i in range(0, len(prompts), size):
-            out.extend(generate_one(prompts[i:i + size]))
-        return out
-    return run

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from alignsql.data import registry
 from alignsql.data.example import Dataset
@@ -19,7 +19,7 @@ from alignsql.eval.evaluate import evaluate
 from alignsql.eval.tables import table_metrics
 from alignsql.models.extract import extract_sql
 from alignsql.models.generate import GenOptions, generate
-from alignsql.models.loading import load
+from alignsql.models.loading import load, load_tokenizer
 from alignsql.models.prompts import PromptOptions, build
 from alignsql.models.schema_link import walk
 from alignsql.models.slicing import Slicing, slice_schema
@@ -27,8 +27,13 @@ from alignsql.paths import home
 from alignsql.train import sft
 from alignsql.train.checkpoint import run_dir, save_config, save_merged, write_json
 from alignsql.train.data import TrainingData
-from alignsql.train.lrsql import (LRSQLConfig, batched, link_records, split_questions,
-                                  sqlgen_records, sub_schema)
+from alignsql.train.lrsql import (
+    LRSQLConfig,
+    link_records,
+    split_questions,
+    sqlgen_records,
+    sub_schema,
+)
 
 
 def prepare(cfg: LRSQLConfig, ds: Dataset | None, tokenizer):
@@ -36,7 +41,7 @@ def prepare(cfg: LRSQLConfig, ds: Dataset | None, tokenizer):
     merged = merge(ds, home() / "cache" / "merged" / f"{ds.name.replace(':', '_')}_"
                    f"{cfg.min_tables}_{int(cfg.prefix)}.sqlite", cfg.min_tables, cfg.prefix)
     train_q, test_q = split_questions(merged.dataset.examples, cfg.n_train, cfg.n_test, cfg.seed)
-    count = lambda s: len(tokenizer(s, add_special_tokens=False)["input_ids"])  # noqa: E731
+    count = lambda s: len(tokenizer(s, add_special_tokens=False)["input_ids"])
     slicing = slice_schema(merged.schema, count, cfg.slice_tokens - cfg.reserve, cfg.slicing,
                            cfg.seed)
     return merged, train_q, test_q, slicing
@@ -46,7 +51,7 @@ def fitting(records: list[dict], tokenizer, max_length: int, skipped: Counter,
             stage: str) -> list[dict]:
     """Records whose prompt + completion + EOS fit ``max_length`` (the rest are counted: a
     truncated record would lose its answer)."""
-    count = lambda s: len(tokenizer(s, add_special_tokens=False)["input_ids"])  # noqa: E731
+    count = lambda s: len(tokenizer(s, add_special_tokens=False)["input_ids"])
     keep = [r for r in records if count(r["prompt"] + r["completion"]) + 1 <= max_length]
     skipped[f"{stage}: sample longer than {max_length} tokens"] += len(records) - len(keep)
     if not keep:
@@ -73,15 +78,33 @@ def train_stage(cfg: LRSQLConfig, stage: str, records: list[dict], max_length: i
 
 
 def _generator(model: Path, cfg: LRSQLConfig, max_new_tokens: int) -> tuple[Callable, object]:
+    """``gen(prompts, prefix=None) -> replies``, continuously batched over
+    ``gen_batch_size`` slots; a shared ``prefix`` is prefilled once."""
     lm = load(str(model), dtype=cfg.dtype, device=cfg.device)
     opts = GenOptions(max_new_tokens=max_new_tokens)
-    one = lambda prompts: [g[0].text for g in generate(lm, prompts, opts)]  # noqa: E731
-    return batched(one, cfg.gen_batch_size), lm.tokenizer
+
+    def gen(prompts: list[str], prefix: str | None = None) -> list[str]:
+        return [g[0].text for g in generate(lm, prompts, opts, prefix=prefix,
+                                            slots=cfg.gen_batch_size)]
+    return gen, lm.tokenizer
 
 
 def link(model: Path, examples, merged: Merged, slicing: Slicing, cfg: LRSQLConfig):
     gen, tok = _generator(model, cfg, max_new_tokens=48)
     return walk(examples, merged.schema, slicing, tok, gen)
+
+
+def linked_training_set(out: Path, link_model: Path, train_q, merged: Merged, slicing: Slicing,
+                        cfg: LRSQLConfig) -> dict[str, list[str]]:
+    """The link model's tables for each training question (kept in the run directory: the
+    walk over every slice is the slow part of a resumed run)."""
+    path = out / "linked_train.json"
+    if path.exists():
+        return json.loads(path.read_text())
+    on_train = link(link_model, train_q, merged, slicing, cfg)
+    linked = {ex.id: r.tables for ex, r in zip(train_q, on_train)}
+    write_json(path, linked)
+    return linked
 
 
 def generate_sql(model: Path, examples, merged: Merged, linked: dict[str, list[str]],
@@ -97,20 +120,19 @@ def run(cfg: LRSQLConfig, resume: bool = False, ds: Dataset | None = None,
         log: Callable[[str], None] = lambda _: None) -> dict:
     out = run_dir(cfg.output_dir, cfg.name, resume)
     save_config(cfg, out)
-    base = load(cfg.model, dtype="fp32", device="cpu")
-    merged, train_q, test_q, slicing = prepare(cfg, ds, base.tokenizer)
+    tok = load_tokenizer(cfg.model)
+    merged, train_q, test_q, slicing = prepare(cfg, ds, tok)
     log(f"{len(merged.schema.tables)} tables in {len(slicing.slices)} slices; "
         f"{len(train_q)} training and {len(test_q)} test questions")
     skipped: Counter = Counter(merged.skipped)
-    links = fitting(link_records(train_q, merged.schema, slicing, base.tokenizer, skipped),
-                    base.tokenizer, cfg.slice_tokens, skipped, "link")
+    links = fitting(link_records(train_q, merged.schema, slicing, tok, skipped),
+                    tok, cfg.slice_tokens, skipped, "link")
     link_model = train_stage(cfg, "link", links, cfg.slice_tokens, resume)
-    on_train = link(link_model, train_q, merged, slicing, cfg)
-    linked_train = {ex.id: r.tables for ex, r in zip(train_q, on_train)}
-    sqlgen = sqlgen_records(train_q, merged.schema, linked_train, base.tokenizer,
+    linked_train = linked_training_set(out, link_model, train_q, merged, slicing, cfg)
+    sqlgen = sqlgen_records(train_q, merged.schema, linked_train, tok,
                             PromptOptions(sample_values=0, max_prompt_tokens=cfg.sqlgen_max_length - 160),
                             skipped)
-    sqlgen = fitting(sqlgen, base.tokenizer, cfg.sqlgen_max_length, skipped, "sqlgen")
+    sqlgen = fitting(sqlgen, tok, cfg.sqlgen_max_length, skipped, "sqlgen")
     gen_model = train_stage(cfg, "sqlgen", sqlgen, cfg.sqlgen_max_length, resume)
     on_test = link(link_model, test_q, merged, slicing, cfg)
     linked_test = {ex.id: r.tables for ex, r in zip(test_q, on_test)}
@@ -121,9 +143,8 @@ def run(cfg: LRSQLConfig, resume: bool = False, ds: Dataset | None = None,
                            [set(linked_test[ex.id]) for ex in test_q])
     unknown = sum((r.unknown for r in on_test), Counter())
     with open(out / "preds.jsonl", "w") as fh:
-        for ex in test_q:
-            fh.write(json.dumps({"id": ex.id, "sql": preds[ex.id], "tables": linked_test[ex.id]})
-                     + "\n")
+        fh.writelines(json.dumps({"id": ex.id, "sql": preds[ex.id], "tables": linked_test[ex.id]})
+                     + "\n" for ex in test_q)
     result = {"n_tables": len(merged.schema.tables), "n_slices": len(slicing.slices),
               "oversize_tables": slicing.oversize, "table_metrics": tables, "ex": summary.ex,
               "n_test": summary.n_scored, "unknown_table_names": sum(unknown.values()),

@@ -30,7 +30,8 @@ def test_walk_carries_hints_and_drops_unknown_names() -> None:
     wanted = {"concert", "album"}
     seen_prompts: list[str] = []
 
-    def stub(prompts: list[str]) -> list[str]:
+    def stub(prompts: list[str], prefix: str) -> list[str]:
+        assert all(p.startswith(prefix) and "CREATE TABLE" in prefix for p in prompts)
         seen_prompts.extend(prompts)
         out = []
         for p in prompts:

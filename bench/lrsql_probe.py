@@ -1,0 +1,103 @@
+"""Peak training memory of one LR-SQL stage or of full-schema SFT, in a fresh process (its max
+RSS is its own): the same base model, LoRA settings, batch size and steps as the LR-SQL
+config, on that stage's longest samples (the worst case a run meets; the peak of a long run
+is reached by its longest batch, so a few steps on the longest samples measure it).
+
+    python bench/lrsql_probe.py {full,link,sqlgen} OUT_DIR BATCH -> OUT_DIR/probe_<stage>_b<BATCH>.json
+
+A watchdog stops the probe when its resident memory passes LIMIT_MB (the machine has 23 GB
+and other runs share it): the result then says "exceeded" with the memory reached so far.
+
+Run by bench/lrsql_bench.py. sqlgen uses the link model's tables for the training questions
+when OUT_DIR/lrsql_fk/linked_train.json exists (what the real stage trains on), else the gold
+tables alone (said in the result).
+"""
+from __future__ import annotations
+
+import json
+import os
+import resource
+import sys
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from alignsql import config
+from alignsql.models.loading import load_tokenizer
+from alignsql.models.prompts import PromptOptions, build, completion
+from alignsql.train.callbacks import peak_rss_mb
+from alignsql.train.lrsql import LRSQLConfig, link_records, sqlgen_records
+from alignsql.train.lrsql_run import fitting, prepare, train_stage
+
+CONFIG = "configs/lrsql/smollm2-135m_lora.yaml"
+STEPS = 2  # step 1 allocates the optimizer state, step 2 is the steady state
+NO_LIMIT = 1_000_000
+LIMIT_MB = 16_000
+
+
+def rss_mb() -> float:
+    with open("/proc/self/statm") as fh:
+        return int(fh.read().split()[1]) * resource.getpagesize() / 2**20
+
+
+def watchdog(path: Path, result: dict) -> None:
+    """Stop the process once it holds more than LIMIT_MB, recording that it did."""
+    while True:
+        if rss_mb() > LIMIT_MB:
+            path.write_text(json.dumps({**result, "exceeded": True, "peak_rss_mb": rss_mb(),
+                                        "limit_mb": LIMIT_MB}, indent=2))
+            os._exit(3)
+        time.sleep(0.2)
+
+
+def records(stage: str, cfg: LRSQLConfig, out: Path, tok) -> tuple[list[dict], int, str]:
+    """The stage's training samples, its max length, and where the linked tables came from."""
+    merged, train_q, _, slicing = prepare(cfg, None, tok)
+    skipped: Counter = Counter()
+    if stage == "full":
+        opts = PromptOptions(sample_values=0, max_prompt_tokens=NO_LIMIT)
+        recs = [{"prompt": build(ex, merged.schema, tok, opts).text,
+                 "completion": completion(ex.sql)} for ex in train_q]
+        return recs, NO_LIMIT, ""
+    if stage == "link":
+        recs = link_records(train_q, merged.schema, slicing, tok, skipped)
+        return fitting(recs, tok, cfg.slice_tokens, skipped, "link"), cfg.slice_tokens, ""
+    linked_file = out / "lrsql_fk" / "linked_train.json"
+    linked = json.loads(linked_file.read_text()) if linked_file.exists() else {}
+    opts = PromptOptions(sample_values=0, max_prompt_tokens=cfg.sqlgen_max_length - 160)
+    recs = sqlgen_records(train_q, merged.schema, linked, tok, opts, skipped)
+    source = "link model" if linked else "gold tables only"
+    return (fitting(recs, tok, cfg.sqlgen_max_length, skipped, "sqlgen"), cfg.sqlgen_max_length,
+            source)
+
+
+def main(stage: str, out: Path, batch: int) -> None:
+    name = f"probe_{stage}_b{batch}"
+    cfg = config.load_yaml(LRSQLConfig, CONFIG, [f"name={name}", f"output_dir={out}",
+                                                 f"max_steps={STEPS}", f"batch_size={batch}"])
+    tok = load_tokenizer(cfg.model)
+    recs, max_length, linked_from = records(stage, cfg, out, tok)
+    count = lambda r: len(tok(r["prompt"] + r["completion"], add_special_tokens=False)["input_ids"])
+    lengths = sorted(((count(r), i) for i, r in enumerate(recs)), reverse=True)
+    longest = [recs[i] for _, i in lengths[:cfg.batch_size * cfg.grad_accum * STEPS]]
+    max_length = min(max_length, lengths[0][0] + 1)
+    result = {"stage": stage, "rss_before_training_mb": peak_rss_mb(), "n_samples": len(recs),
+              "tokens_per_sample": sum(n for n, _ in lengths) / len(recs),
+              "max_tokens": lengths[0][0], "probe_tokens_per_sample":
+              sum(n for n, _ in lengths[:len(longest)]) / len(longest),
+              "steps": STEPS, "batch_size": cfg.batch_size, "linked_tables_from": linked_from,
+              "exceeded": False}
+    path = out / f"{name}.json"
+    threading.Thread(target=watchdog, args=(path, result), daemon=True).start()
+    start = time.perf_counter()
+    train_stage(cfg, stage, longest, max_length, resume=False)
+    result.update(peak_rss_mb=peak_rss_mb(), seconds=time.perf_counter() - start)
+    path.write_text(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1], Path(sys.argv[2]), int(sys.argv[3]))
