@@ -101,6 +101,9 @@ class LRSQLConfig:
     """Sequences per step."""
     grad_accum: int = 1
     """Steps per optimizer update."""
+    gradient_checkpointing: bool = True
+    """Recompute activations in the backward pass: the memory budget is the point of LR-SQL,
+    and on long prompts activations, not weights, dominate training memory."""
     dtype: str = "bf16"
     """bf16 (autocast) or fp32."""
     device: str = "auto"
@@ -124,6 +127,7 @@ class LRSQLConfig:
                          train=[], method=self.method, learning_rate=self.learning_rate,
                          max_steps=self.max_steps, batch_size=self.batch_size,
                          grad_accum=self.grad_accum, dtype=self.dtype, device=self.device,
+                         gradient_checkpointing=self.gradient_checkpointing,
                          seed=self.seed, max_length=max_length, sample_values=0,
                          val_fraction=0.0, save_steps=max(10, self.max_steps // 3),
                          data_root=self.data_root)
