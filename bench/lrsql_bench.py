@@ -10,7 +10,7 @@ LoRA settings and batch size everywhere:
 
 Not run here: training a full-schema model to compare its EX and table metrics. Its samples
 are ~12k tokens (beyond SmolLM2's 8,192-token context) and one optimizer step takes minutes
-on this CPU (the probe measures it), so the 60 steps LR-SQL gets would take hours. The JSON
+on this CPU (the probe measures it), so the 30 steps LR-SQL gets here would take hours. The JSON
 says so and carries the measured step time.
 
 Each run is a subprocess writing bench/out/lrsql/<run>/summary.json or probe_<stage>.json
@@ -33,7 +33,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench" / "out" / "lrsql"
 CONFIG = "configs/lrsql/smollm2-135m_lora.yaml"
-RUNS = {"lrsql_fk": ["slicing=fk"], "lrsql_random": ["slicing=random"]}
+# CPU budget: 200 training questions and 30 steps per stage (the config: 300 and 60)
+BUDGET = ["n_train=200", "max_steps=30"]
+RUNS = {"lrsql_fk": ["slicing=fk", *BUDGET], "lrsql_random": ["slicing=random", *BUDGET]}
 # (stage, batch size): the config's batch of 4, and batch 1 where full-schema SFT fits
 PROBES = [("link", 4), ("full", 1), ("full", 4), ("link", 1), ("sqlgen", 1), ("sqlgen", 4)]
 
@@ -96,7 +98,7 @@ def summary() -> dict:
                "lrsql_random_slicing": rnd and rnd["ex"]},
         "runs": runs,
         "not_measured": "full-schema table metrics and EX: a full-schema model trained for the "
-                        "same 60 steps would take hours on this CPU (probes.full_b1.seconds is "
+                        "same 30 steps would take hours on this CPU (probes.full_b1.seconds is "
                         "2 steps of batch 1) on samples longer than SmolLM2's 8,192-token context",
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
                     "platform": platform.platform()},

@@ -68,6 +68,8 @@ def records(stage: str, cfg: LRSQLConfig, out: Path, tok) -> tuple[list[dict], i
         return fitting(recs, tok, cfg.slice_tokens, skipped, "link"), cfg.slice_tokens, ""
     linked_file = out / "lrsql_fk" / "linked_train.json"
     linked = json.loads(linked_file.read_text()) if linked_file.exists() else {}
+    if linked:  # the questions the fk run trained its generator on
+        train_q = [ex for ex in train_q if ex.id in linked]
     opts = PromptOptions(sample_values=0, max_prompt_tokens=cfg.sqlgen_max_length - 160)
     recs = sqlgen_records(train_q, merged.schema, linked, tok, opts, skipped)
     source = "link model" if linked else "gold tables only"
