@@ -246,8 +246,8 @@ def summarize() -> None:
 
 def table(pairs: list[dict]) -> list[str]:
     """The docs/results.md table of the finished pairs, from the summary's numbers."""
-    lines = ["| model | train | examples | target | seed | A(train) | A(preds) | AR "
-             "| EX before | EX after | A(post-SFT preds) |", "|" + "---|" * 11]
+    lines = [("| model | train | examples | target | seed | A(train) | A(preds) | AR "
+             "| EX before | EX after | A(post-SFT preds) |"), "|" + "---|" * 11]
     for p in pairs:
         lines.append(f"| {p['model']} | {p['train']} | {p['n_train']} | {p['target']} "
                      f"| {p['seed']} "
