@@ -116,14 +116,17 @@ def build_pairs(cfg: SelfPlayConfig, questions: list[dict], samples: list[list[s
     return pairs
 
 
-def sample_opponent(cfg: SelfPlayConfig, opponent: str, questions: list[dict]) -> list[list[str]]:
-    """k sampled SQL per question from the opponent (continuous batching)."""
+def sample_opponent(cfg: SelfPlayConfig, opponent: str, questions: list[dict],
+                    iteration: int = 1) -> list[list[str]]:
+    """k sampled SQL per question from the opponent (continuous batching). The seed moves with
+    the iteration: an opponent kept from one iteration to the next (SPFT keeps the pool's
+    worst) would otherwise replay the same samples."""
     from alignsql.models.extract import extract_sql
     from alignsql.models.generate import GenOptions, Request, stream
     from alignsql.models.loading import load
 
     lm = load(opponent, cfg.dtype, cfg.device)
-    opts = GenOptions(cfg.max_new_tokens, cfg.k, cfg.temperature, seed=cfg.seed)
+    opts = GenOptions(cfg.max_new_tokens, cfg.k, cfg.temperature, seed=cfg.seed + iteration - 1)
     reqs = [Request(i, q["prompt"]) for i, q in enumerate(questions)]
     out: list[list[str]] = [[] for _ in questions]
     for i, gens in stream(lm, reqs, opts, slots=8):
@@ -222,12 +225,13 @@ def iteration(cfg: SelfPlayConfig, it: int, main: str, opponent: str, out: Path,
         # the prompts need only the tokenizer: the model is loaded once, for sampling
         questions = training_questions(cfg, _tokenizer(opponent), counts)
         log(f"iteration {it}: {opponent} samples {cfg.k} SQL for {len(questions)} questions")
-        pairs = build_pairs(cfg, questions, sample_opponent(cfg, opponent, questions), counts)
+        pairs = build_pairs(cfg, questions, sample_opponent(cfg, opponent, questions, it), counts)
         random.Random(f"{cfg.seed}:{it}").shuffle(pairs)
         pairs_file.write_text("".join(json.dumps(p) + "\n" for p in pairs))
         write_json(folder / "counts.json", dict(counts))
-    if not pairs:
-        raise AlignSQLError(f"iteration {it}: no training pairs ({dict(counts)})")
+    if not pairs:  # nothing to learn from: the caller stops (or fails on iteration 1)
+        return {"iteration": it, "main": main, "opponent": opponent, "n_pairs": 0,
+                "counts": dict(counts), "merged": None}
     model = load(main, dtype="fp32", device=cfg.device)
     opp = load(opponent, dtype="fp32", device=cfg.device).model
     model.tokenizer.padding_side = "right"
@@ -274,6 +278,13 @@ def train(cfg: SelfPlayConfig, resume: bool = False,
             summary = iteration(cfg, it, main, opp, out, resume, log)
             summary["note"] = note
             write_json(done, summary)
+        if not summary["n_pairs"]:
+            if not history:
+                raise AlignSQLError(f"iteration {it}: no training pairs ({summary['counts']})")
+            log(f"iteration {it}: no training pairs ({summary['counts']}); stopping with "
+                f"iteration {it - 1}'s model")
+            history.append(summary)
+            break
         if cfg.early_stop or (cfg.loss == "spft" and it < cfg.iterations):
             summary["val_ex"] = val_ex(cfg, summary["merged"], out)
         history.append(summary)

@@ -103,9 +103,10 @@ def test_one_iteration_moves_gold_up_and_wrong_down(tmp_path, db, tiny_model_dir
     summary = train(cfg)
     run = Path(summary["run"])
     it = summary["iterations"][0]
-    # iteration 2 re-ranks a pool of two: the base and iteration 1's model
+    # iteration 2 re-ranks a pool of two: the base and iteration 1's model (its fresh samples
+    # may hold no contrast on this tiny model: the run then stops with iteration 1's model)
     assert len(summary["iterations"]) == 2 and len(summary["val_scores"]) == 2
-    assert it["n_pairs"] > 0 and Path(it["merged"]).is_dir()
+    assert it["n_pairs"] > 0 and Path(it["merged"]).is_dir() and Path(summary["final"]).is_dir()
     assert (run / "config.yaml").exists() and (run / "iter1" / "metrics.jsonl").exists()
     rows = [json.loads(x) for x in (run / "iter1" / "metrics.jsonl").read_text().splitlines()]
     assert all(r["loss"] is None or r["loss"] == r["loss"] for r in rows)  # finite or absent
