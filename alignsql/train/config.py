@@ -61,6 +61,9 @@ class SFTConfig:
     memory and time than logits for every prompt token (alignsql.train.losses)."""
     gradient_checkpointing: bool = False
     """Recompute activations in the backward pass: less memory, about 30% slower."""
+    release_memory: bool = False
+    """CPU only: give freed tensors back to the system at once (glibc's mmap threshold pinned,
+    alignsql.train.memory); peak RSS falls several-fold, steps get slower."""
     dtype: str = "bf16"
     """Compute precision: bf16 (autocast over fp32 weights) or fp32."""
     device: str = "auto"

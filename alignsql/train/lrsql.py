@@ -104,6 +104,8 @@ class LRSQLConfig:
     gradient_checkpointing: bool = True
     """Recompute activations in the backward pass: the memory budget is the point of LR-SQL,
     and on long prompts activations, not weights, dominate training memory."""
+    release_memory: bool = False
+    """CPU only: give freed tensors back to the system at once (see alignsql.train.memory)."""
     dtype: str = "bf16"
     """bf16 (autocast) or fp32."""
     device: str = "auto"
@@ -128,6 +130,7 @@ class LRSQLConfig:
                          max_steps=self.max_steps, batch_size=self.batch_size,
                          grad_accum=self.grad_accum, dtype=self.dtype, device=self.device,
                          gradient_checkpointing=self.gradient_checkpointing,
+                         release_memory=self.release_memory,
                          seed=self.seed, max_length=max_length, sample_values=0,
                          val_fraction=0.0, save_steps=max(10, self.max_steps // 3),
                          data_root=self.data_root)

@@ -14,6 +14,7 @@ from alignsql.train.checkpoint import last_checkpoint, run_dir, save_config, sav
 from alignsql.train.config import SFTConfig
 from alignsql.train.data import TrainingData, build_training_data
 from alignsql.train.losses import completion_loss
+from alignsql.train.memory import pin_mmap_threshold
 
 
 def _trl_args(cfg: SFTConfig, out: Path, has_val: bool, device: str):
@@ -75,6 +76,8 @@ def fit(cfg: SFTConfig, out: Path, lm, data: TrainingData, resume: bool):
     from datasets import Dataset as HFDataset
 
     lm.tokenizer.padding_side = "right"  # training pads on the right; generation on the left
+    if cfg.release_memory and lm.device == "cpu":
+        pin_mmap_threshold()
     trainer = trainer_class(cfg.loss_logits_only)(
         model=lm.model, args=_trl_args(cfg, out, bool(data.val), lm.device),
         train_dataset=HFDataset.from_list(data.train),
