@@ -3,10 +3,14 @@ RSS is its own): the same base model, LoRA settings, batch size and steps as the
 config, on that stage's longest samples (the worst case a run meets; the peak of a long run
 is reached by its longest batch, so a few steps on the longest samples measure it).
 
-    python bench/lrsql_probe.py {full,link,sqlgen} OUT_DIR BATCH -> OUT_DIR/probe_<stage>_b<BATCH>.json
+    python bench/lrsql_probe.py {full,link,sqlgen} OUT_DIR BATCH [release]
+        -> OUT_DIR/probe_<stage>_b<BATCH>[_release].json
 
-A watchdog stops the probe when its resident memory passes LIMIT_MB (the machine has 23 GB
-and other runs share it): the result then says "exceeded" with the memory reached so far.
+"release" trains with release_memory=true (glibc's mmap threshold pinned: freed activations go
+back to the system, so RSS follows what the step really holds; alignsql.train.memory).
+A watchdog stops the probe when its resident memory passes LIMIT_MB or the machine has less
+than MIN_FREE_MB available (other runs share it): the result then says "exceeded", with the
+memory reached so far (a lower bound of the peak).
 
 Run by bench/lrsql_bench.py. sqlgen uses the link model's tables for the training questions
 when OUT_DIR/lrsql_fk/linked_train.json exists (what the real stage trains on), else the gold
@@ -37,6 +41,13 @@ CONFIG = "configs/lrsql/smollm2-135m_lora.yaml"
 STEPS = 2  # step 1 allocates the optimizer state, step 2 is the steady state
 NO_LIMIT = 1_000_000
 LIMIT_MB = 16_000
+MIN_FREE_MB = 1_500
+
+
+def available_mb() -> float:
+    with open("/proc/meminfo") as fh:
+        rows = dict(line.split(":", 1) for line in fh)
+    return int(rows["MemAvailable"].split()[0]) / 1024
 
 
 def rss_mb() -> float:
@@ -47,9 +58,10 @@ def rss_mb() -> float:
 def watchdog(path: Path, result: dict) -> None:
     """Stop the process once it holds more than LIMIT_MB, recording that it did."""
     while True:
-        if rss_mb() > LIMIT_MB:
+        if rss_mb() > LIMIT_MB or available_mb() < MIN_FREE_MB:
             path.write_text(json.dumps({**result, "exceeded": True, "peak_rss_mb": rss_mb(),
-                                        "limit_mb": LIMIT_MB}, indent=2))
+                                        "limit_mb": LIMIT_MB, "min_free_mb": MIN_FREE_MB,
+                                        "available_mb": available_mb()}, indent=2))
             os._exit(3)
         time.sleep(0.2)
 
@@ -77,10 +89,11 @@ def records(stage: str, cfg: LRSQLConfig, out: Path, tok) -> tuple[list[dict], i
             source)
 
 
-def main(stage: str, out: Path, batch: int) -> None:
-    name = f"probe_{stage}_b{batch}"
+def main(stage: str, out: Path, batch: int, release: bool) -> None:
+    name = f"probe_{stage}_b{batch}" + ("_release" if release else "")
     cfg = config.load_yaml(LRSQLConfig, CONFIG, [f"name={name}", f"output_dir={out}",
-                                                 f"max_steps={STEPS}", f"batch_size={batch}"])
+                                                 f"max_steps={STEPS}", f"batch_size={batch}",
+                                                 f"release_memory={str(release).lower()}"])
     tok = load_tokenizer(cfg.model)
     recs, max_length, linked_from = records(stage, cfg, out, tok)
     count = lambda r: len(tok(r["prompt"] + r["completion"], add_special_tokens=False)["input_ids"])
@@ -92,7 +105,7 @@ def main(stage: str, out: Path, batch: int) -> None:
               "max_tokens": lengths[0][0], "probe_tokens_per_sample":
               sum(n for n, _ in lengths[:len(longest)]) / len(longest),
               "steps": STEPS, "batch_size": cfg.batch_size, "linked_tables_from": linked_from,
-              "exceeded": False}
+              "release_memory": release, "exceeded": False}
     path = out / f"{name}.json"
     threading.Thread(target=watchdog, args=(path, result), daemon=True).start()
     start = time.perf_counter()
@@ -102,4 +115,4 @@ def main(stage: str, out: Path, batch: int) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], Path(sys.argv[2]), int(sys.argv[3]))
+    main(sys.argv[1], Path(sys.argv[2]), int(sys.argv[3]), sys.argv[4:] == ["release"])
