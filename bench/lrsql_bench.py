@@ -39,9 +39,9 @@ RUNS = {"lrsql_fk": ["slicing=fk", *BUDGET], "lrsql_random": ["slicing=random", 
 # (stage, batch size, release_memory): the config's batch of 4, batch 1 (where full-schema SFT
 # fits), and with freed memory returned to the system (RSS then tracks what a step holds).
 # The sqlgen probes run before the fk run here (gold tables only, said in their JSON).
-PROBES = [("link", 4, False), ("full", 1, False), ("link", 1, False), ("full", 4, False),
-          ("sqlgen", 4, False), ("link", 4, True), ("sqlgen", 4, True), ("full", 1, True),
-          ("sqlgen", 1, False)]
+PROBES = [("link", 4, False), ("full", 1, False), ("link", 1, False), ("sqlgen", 4, False),
+          ("link", 4, True), ("sqlgen", 4, True), ("sqlgen", 1, False), ("full", 1, True),
+          ("full", 4, False)]
 
 
 def lrsql(run: str, overrides: list[str]) -> None:
