@@ -41,7 +41,7 @@ RUNS = {"lrsql_fk": ["slicing=fk", *BUDGET], "lrsql_random": ["slicing=random", 
 # The sqlgen probes run before the fk run here (gold tables only, said in their JSON).
 PROBES = [("link", 4, False), ("full", 1, False), ("link", 1, False), ("sqlgen", 4, False),
           ("link", 4, True), ("sqlgen", 4, True), ("sqlgen", 1, False), ("full", 1, True),
-          ("full", 4, False)]
+          ("link", 1, True), ("sqlgen", 1, True), ("full", 4, False)]
 
 
 def lrsql(run: str, overrides: list[str]) -> None:
@@ -101,6 +101,7 @@ def summary() -> dict:
                                        if k.startswith("full")},
         "larger_lrsql_peak_vs_full": {
             "batch_4": _ratio(peak4), "batch_1": _ratio(peak1),
+            "release_memory_batch_1": _ratio(released["batch_1"]),
             # LR-SQL at batch 4 against full schema at batch 1: biased against LR-SQL
             "release_memory_lrsql_b4_vs_full_b1": _ratio({
                 **released["batch_4"], "full_schema_sft": released["batch_1"]["full_schema_sft"]})},
