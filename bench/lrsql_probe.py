@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import os
 import resource
+import shutil
 import sys
 import threading
 import time
@@ -107,6 +108,7 @@ def main(stage: str, out: Path, batch: int, release: bool) -> None:
               "steps": STEPS, "batch_size": cfg.batch_size, "linked_tables_from": linked_from,
               "release_memory": release, "exceeded": False}
     path = out / f"{name}.json"
+    shutil.rmtree(out / name, ignore_errors=True)  # a leftover model would skip the training
     threading.Thread(target=watchdog, args=(path, result), daemon=True).start()
     start = time.perf_counter()
     train_stage(cfg, stage, longest, max_length, resume=False)
