@@ -197,22 +197,13 @@ def _dpo_args(cfg: SelfPlayConfig, folder: Path, device: str):
         include_num_input_tokens_seen="non_padding")
 
 
-def _tokenizer(model: str):
-    from transformers import AutoTokenizer
-
-    from alignsql.models.loading import prepare_tokenizer, resolve
-    tok = AutoTokenizer.from_pretrained(resolve(model))
-    prepare_tokenizer(tok)
-    return tok
-
-
 def iteration(cfg: SelfPlayConfig, it: int, main: str, opponent: str, out: Path,
               resume: bool, log) -> dict:
     """One round: sample, judge, train main against the frozen opponent, merge."""
     from datasets import Dataset as HFDataset
     from peft import LoraConfig
 
-    from alignsql.models.loading import load
+    from alignsql.models.loading import load, load_tokenizer
 
     folder = out / f"iter{it}"
     folder.mkdir(parents=True, exist_ok=True)
@@ -223,7 +214,7 @@ def iteration(cfg: SelfPlayConfig, it: int, main: str, opponent: str, out: Path,
         counts.update(json.loads((folder / "counts.json").read_text()))
     else:
         # the prompts need only the tokenizer: the model is loaded once, for sampling
-        questions = training_questions(cfg, _tokenizer(opponent), counts)
+        questions = training_questions(cfg, load_tokenizer(opponent), counts)
         log(f"iteration {it}: {opponent} samples {cfg.k} SQL for {len(questions)} questions")
         pairs = build_pairs(cfg, questions, sample_opponent(cfg, opponent, questions, it), counts)
         random.Random(f"{cfg.seed}:{it}").shuffle(pairs)
