@@ -6,12 +6,16 @@ LoRA settings and batch size everywhere:
   (slices) vs the SQL-generation model;
 * LR-SQL end to end (FK-ordered slices): table-prediction metrics of the schema-link walk and
   EX on held-out questions of the merged database;
-* the same with random slicing (ablation).
+* the same with random slicing (ablation);
+* the untrained base model on the same test questions, once through LR-SQL's pipeline (walk
+  over the slices, SQL over the linked tables) and once with the full schema (a link prompt
+  holding all tables, SQL over all tables): ``alignsql lrsql baseline``.
 
-Not run here: training a full-schema model to compare its EX and table metrics. Its samples
-are ~12k tokens (beyond SmolLM2's 8,192-token context) and one optimizer step takes minutes
-on this CPU (the probe measures it), so the 30 steps LR-SQL gets here would take hours. The JSON
-says so and carries the measured step time.
+Not run here: training a full-schema model. Its samples are ~8,700 tokens (beyond SmolLM2's
+8,192-token context) and one optimizer step of batch 1 takes ~9 minutes on this CPU (the probe
+measures it), so the 30 steps LR-SQL gets here would take hours at batch 1 and about a day at
+the config's batch 4. The full-schema figures are therefore the untrained base model's, and the
+JSON says so.
 
 Each run is a subprocess writing bench/out/lrsql/<run>/summary.json or probe_<stage>.json
 (resumed if present); the summary goes to bench/results/lrsql_bench.json, with "complete"
@@ -33,6 +37,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench" / "out" / "lrsql"
 CONFIG = "configs/lrsql/smollm2-135m_lora.yaml"
+MODEL = "smollm2-135m"  # the config's base model
 # CPU budget: 200 training questions and 30 steps per stage (the config: 300 and 60)
 BUDGET = ["n_train=200", "max_steps=30"]
 RUNS = {"lrsql_fk": ["slicing=fk", *BUDGET], "lrsql_random": ["slicing=random", *BUDGET]}
@@ -49,6 +54,14 @@ def lrsql(run: str, overrides: list[str]) -> None:
         subprocess.run([sys.executable, "-m", "alignsql.cli.main", "lrsql", "run", "--config",
                         CONFIG, f"name={run}", f"output_dir={OUT}", *overrides,
                         *(["--resume"] if (OUT / run).exists() else [])], check=True, cwd=ROOT)
+
+
+def baseline(run: str, overrides: list[str]) -> None:
+    """The untrained base model on ``run``'s test questions (same split: same overrides)."""
+    if not (OUT / run / "baseline" / MODEL / "summary.json").exists():
+        subprocess.run([sys.executable, "-m", "alignsql.cli.main", "lrsql", "baseline",
+                        "--config", CONFIG, f"name={run}", f"output_dir={OUT}", *overrides],
+                       check=True, cwd=ROOT)
 
 
 def _probe_name(stage: str, batch: int, release: bool) -> str:
@@ -89,11 +102,13 @@ def summary() -> dict:
     probes = {_probe_name(*p): _read(OUT / f"probe_{_probe_name(*p)}.json") for p in PROBES}
     runs = {r: _read(OUT / r / "summary.json") for r in RUNS}
     fk, rnd = runs["lrsql_fk"], runs["lrsql_random"]
+    base = _read(OUT / "lrsql_fk" / "baseline" / MODEL / "summary.json")
+    pick = lambda d, *keys: d and _get(d, keys)
     peak4, peak1, released = _peaks(probes, 4), _peaks(probes, 1), {
         "batch_4": _peaks(probes, 4, True), "batch_1": _peaks(probes, 1, True)}
     return {
-        "complete": all(probes.values()) and all(runs.values()),
-        "n_tables": fk and fk["n_tables"],
+        "complete": all(probes.values()) and all(runs.values()) and base is not None,
+        "n_tables": (fk or base or {}).get("n_tables"),
         "peak_mem_mb": peak4,
         "peak_mem_mb_batch1": peak1,
         "peak_mem_mb_release_memory": released,
@@ -108,27 +123,41 @@ def summary() -> dict:
         "tokens_per_sample": {k.split("_")[0]: v["tokens_per_sample"]
                               for k, v in probes.items() if v},
         "probes": probes,
-        "table_metrics": {"sliced": fk and fk["table_metrics"], "full_schema": None,
-                          "random_slicing": rnd and rnd["table_metrics"]},
-        "ex": {"lrsql": fk and fk["ex"], "full_schema": None,
-               "lrsql_random_slicing": rnd and rnd["ex"]},
+        "full_schema_is": f"the untrained base model ({MODEL}) given all tables at once",
+        "table_metrics": {"sliced": pick(fk, "table_metrics"),
+                          "full_schema": pick(base, "full_schema", "table_metrics"),
+                          "sliced_untrained": pick(base, "sliced", "table_metrics"),
+                          "random_slicing": pick(rnd, "table_metrics")},
+        "ex": {"lrsql": pick(fk, "ex"), "full_schema": pick(base, "full_schema", "ex"),
+               "lrsql_untrained": pick(base, "sliced", "ex"),
+               "lrsql_random_slicing": pick(rnd, "ex")},
+        "full_schema_prompt_tokens": pick(base, "full_schema_prompt_tokens"),
         "runs": runs,
-        "not_measured": "full-schema table metrics and EX: a full-schema model trained for the "
-                        "same 30 steps would take hours on this CPU (probes.full_b1.seconds is "
-                        "2 steps of batch 1) on samples longer than SmolLM2's 8,192-token context",
+        "baseline": base,
+        "not_measured": "a trained full-schema model: the same 30 steps would take hours on "
+                        "this CPU (probes.full_b1.seconds is 2 steps of batch 1) on samples "
+                        "longer than SmolLM2's 8,192-token context",
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
                     "platform": platform.platform()},
         "command": "python bench/lrsql_bench.py",
     }
 
 
+def _get(d: dict, keys: tuple[str, ...]):
+    for k in keys:
+        d = d[k]
+    return d
+
+
 def main(partial: bool) -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     if not partial:
+        # the full-schema probe at batch 4 is last (PROBES order): it alone takes over an hour
+        lrsql("lrsql_fk", RUNS["lrsql_fk"])
+        baseline("lrsql_fk", RUNS["lrsql_fk"])
+        lrsql("lrsql_random", RUNS["lrsql_random"])
         for p in PROBES:
             probe(*p)
-        lrsql("lrsql_fk", RUNS["lrsql_fk"])
-        lrsql("lrsql_random", RUNS["lrsql_random"])
     result = summary()
     (ROOT / "bench" / "results" / "lrsql_bench.json").write_text(json.dumps(result, indent=2))
     print(json.dumps({k: result[k] for k in ("complete", "n_tables", "peak_mem_mb",

@@ -1,4 +1,5 @@
-"""``alignsql lrsql run --config FILE [key=value ...] [--resume]``."""
+"""``alignsql lrsql run --config FILE [key=value ...] [--resume]`` and
+``alignsql lrsql baseline --config FILE [--model M] [key=value ...]``."""
 from __future__ import annotations
 
 import argparse
@@ -17,6 +18,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="override config keys")
     p.add_argument("--resume", action="store_true", help="continue an interrupted run")
     p.set_defaults(func=cmd_run)
+    b = gsub.add_parser("baseline", help="one model, no training: sliced walk vs full schema "
+                                         "(table metrics and EX on the run's test questions)")
+    b.add_argument("--config", required=True, help="YAML mirroring LRSQLConfig (configs/lrsql/)")
+    b.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="override config keys")
+    b.add_argument("--model", help="model to compare with (default: the config's base model)")
+    b.set_defaults(func=cmd_baseline)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -24,5 +31,14 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     cfg = config.load_yaml(LRSQLConfig, args.config, args.overrides)
     result = run(cfg, resume=args.resume, log=lambda m: print(m, file=sys.stderr, flush=True))
+    print(json.dumps(result, indent=2))
+    return 0
+
+
+def cmd_baseline(args: argparse.Namespace) -> int:
+    from alignsql.train.lrsql_run import baseline
+
+    cfg = config.load_yaml(LRSQLConfig, args.config, args.overrides)
+    result = baseline(cfg, args.model, log=lambda m: print(m, file=sys.stderr, flush=True))
     print(json.dumps(result, indent=2))
     return 0

@@ -89,19 +89,27 @@ def _generator(model: Path, cfg: LRSQLConfig, max_new_tokens: int) -> tuple[Call
     return gen, lm.tokenizer
 
 
-def link(model: Path, examples, merged: Merged, slicing: Slicing, cfg: LRSQLConfig):
+def link(model: Path, examples, merged: Merged, slicing: Slicing, cfg: LRSQLConfig,
+         log: Callable[[str], None] = lambda _: None):
     gen, tok = _generator(model, cfg, max_new_tokens=48)
-    return walk(examples, merged.schema, slicing, tok, gen)
+    parts = len(slicing.slices)
+    done = iter(range(1, parts + 1))
+
+    def logged(prompts: list[str], prefix: str | None = None) -> list[str]:
+        replies = gen(prompts, prefix)
+        log(f"linked {len(prompts)} questions on part {next(done)} of {parts}")
+        return replies
+    return walk(examples, merged.schema, slicing, tok, logged)
 
 
 def linked_training_set(out: Path, link_model: Path, train_q, merged: Merged, slicing: Slicing,
-                        cfg: LRSQLConfig) -> dict[str, list[str]]:
+                        cfg: LRSQLConfig, log: Callable[[str], None]) -> dict[str, list[str]]:
     """The link model's tables for each training question (kept in the run directory: the
     walk over every slice is the slow part of a resumed run)."""
     path = out / "linked_train.json"
     if path.exists():
         return json.loads(path.read_text())
-    on_train = link(link_model, train_q, merged, slicing, cfg)
+    on_train = link(link_model, train_q, merged, slicing, cfg, log)
     linked = {ex.id: r.tables for ex, r in zip(train_q, on_train)}
     write_json(path, linked)
     return linked
@@ -116,6 +124,67 @@ def generate_sql(model: Path, examples, merged: Merged, linked: dict[str, list[s
     return {ex.id: extract_sql(reply) for ex, reply in zip(examples, gen(prompts))}
 
 
+def _score(test_q, merged: Merged, preds: dict[str, str], tables: dict[str, list[str]],
+           out: Path) -> dict:
+    """EX and table metrics of one way of answering the test questions (files under ``out``)."""
+    out.mkdir(parents=True, exist_ok=True)
+    _, summary = evaluate(test_q, preds, merged.dataset.db_paths, workers=1,
+                          results_path=out / "results.jsonl")
+    with open(out / "preds.jsonl", "w") as fh:
+        fh.writelines(json.dumps({"id": ex.id, "sql": preds[ex.id], "tables": tables[ex.id]})
+                      + "\n" for ex in test_q)
+    metrics = table_metrics([gold_tables(ex, merged.schema) or set() for ex in test_q],
+                            [set(tables[ex.id]) for ex in test_q])
+    return {"table_metrics": metrics, "ex": summary.ex, "n_test": summary.n_scored}
+
+
+def full_schema_sql(model: str, examples, merged: Merged, cfg: LRSQLConfig
+                    ) -> tuple[dict[str, str], int]:
+    """SQL generated over every table of the schema (none dropped, so all prompts share one
+    prefix whose KV cache is computed once); also the prompt length in tokens."""
+    gen, tok = _generator(Path(model), cfg, max_new_tokens=160)
+    opts = PromptOptions(sample_values=0, max_prompt_tokens=1 << 20)
+    prompts = [build(ex, merged.schema, tok, opts) for ex in examples]
+    replies = gen([p.text for p in prompts], prompts[0].prefix)
+    return ({ex.id: extract_sql(r) for ex, r in zip(examples, replies)},
+            max(p.n_tokens for p in prompts))
+
+
+def baseline(cfg: LRSQLConfig, model: str | None = None, ds: Dataset | None = None,
+             log: Callable[[str], None] = lambda _: None) -> dict:
+    """The comparison LR-SQL is judged against, with one model (default: the untrained base
+    model; a full-schema fine-tune is what the memory budget rules out) on the run's test
+    questions: the LR-SQL pipeline (walk over the slices, SQL over the linked tables) against
+    the full schema (a link prompt holding every table as its only part, and SQL generated
+    over every table). Written to <run>/baseline/<model>/summary.json."""
+    model = model or cfg.model
+    out = run_dir(cfg.output_dir, cfg.name, resume=True) / "baseline" / Path(model).name
+    out.mkdir(parents=True, exist_ok=True)
+    save_config(cfg, out)
+    tok = load_tokenizer(model)
+    merged, _, test_q, slicing = prepare(cfg, ds, tok)
+    whole = Slicing([[t.name for t in merged.schema.tables]], slicing.costs, 0)
+    result: dict = {"model": model, "n_tables": len(merged.schema.tables)}
+    for name, parts in (("sliced", slicing), ("full_schema", whole)):
+        if (out / name / "summary.json").exists():  # resumed: this half is done
+            result.update(json.loads((out / name / "summary.json").read_text()))
+            continue
+        log(f"{model}: linking {len(test_q)} questions over {len(parts.slices)} part(s)")
+        walked = link(Path(model), test_q, merged, parts, cfg, log)
+        linked = {ex.id: r.tables for ex, r in zip(test_q, walked)}
+        if name == "sliced":
+            sql = generate_sql(Path(model), test_q, merged, linked, cfg)
+        else:
+            log(f"{model}: SQL over all {len(merged.schema.tables)} tables")
+            sql, n_tokens = full_schema_sql(model, test_q, merged, cfg)
+        part = {name: _score(test_q, merged, sql, linked, out / name),
+                **({"full_schema_prompt_tokens": n_tokens} if name == "full_schema" else {})}
+        write_json(out / name / "summary.json", part)
+        result.update(part)
+    write_json(out / "summary.json", result)
+    return result
+
+
 def run(cfg: LRSQLConfig, resume: bool = False, ds: Dataset | None = None,
         log: Callable[[str], None] = lambda _: None) -> dict:
     out = run_dir(cfg.output_dir, cfg.name, resume)
@@ -128,26 +197,19 @@ def run(cfg: LRSQLConfig, resume: bool = False, ds: Dataset | None = None,
     links = fitting(link_records(train_q, merged.schema, slicing, tok, skipped),
                     tok, cfg.slice_tokens, skipped, "link")
     link_model = train_stage(cfg, "link", links, cfg.slice_tokens, resume)
-    linked_train = linked_training_set(out, link_model, train_q, merged, slicing, cfg)
+    linked_train = linked_training_set(out, link_model, train_q, merged, slicing, cfg, log)
     sqlgen = sqlgen_records(train_q, merged.schema, linked_train, tok,
                             PromptOptions(sample_values=0, max_prompt_tokens=cfg.sqlgen_max_length - 160),
                             skipped)
     sqlgen = fitting(sqlgen, tok, cfg.sqlgen_max_length, skipped, "sqlgen")
     gen_model = train_stage(cfg, "sqlgen", sqlgen, cfg.sqlgen_max_length, resume)
-    on_test = link(link_model, test_q, merged, slicing, cfg)
+    on_test = link(link_model, test_q, merged, slicing, cfg, log)
     linked_test = {ex.id: r.tables for ex, r in zip(test_q, on_test)}
     preds = generate_sql(gen_model, test_q, merged, linked_test, cfg)
-    _, summary = evaluate(test_q, preds, merged.dataset.db_paths, workers=1,
-                          results_path=out / "eval" / "results.jsonl")
-    tables = table_metrics([gold_tables(ex, merged.schema) or set() for ex in test_q],
-                           [set(linked_test[ex.id]) for ex in test_q])
+    scored = _score(test_q, merged, preds, linked_test, out / "eval")
     unknown = sum((r.unknown for r in on_test), Counter())
-    with open(out / "preds.jsonl", "w") as fh:
-        fh.writelines(json.dumps({"id": ex.id, "sql": preds[ex.id], "tables": linked_test[ex.id]})
-                     + "\n" for ex in test_q)
     result = {"n_tables": len(merged.schema.tables), "n_slices": len(slicing.slices),
-              "oversize_tables": slicing.oversize, "table_metrics": tables, "ex": summary.ex,
-              "n_test": summary.n_scored, "unknown_table_names": sum(unknown.values()),
-              "skipped": dict(skipped)}
+              "oversize_tables": slicing.oversize, **scored,
+              "unknown_table_names": sum(unknown.values()), "skipped": dict(skipped)}
     write_json(out / "summary.json", result)
     return result

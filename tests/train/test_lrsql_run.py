@@ -4,7 +4,7 @@ import sqlite3
 
 from alignsql.data.example import Column, Dataset, Example, ForeignKey, Schema, Table
 from alignsql.train.lrsql import LRSQLConfig
-from alignsql.train.lrsql_run import run
+from alignsql.train.lrsql_run import baseline, run
 
 
 def _toy(tmp_path) -> Dataset:
@@ -27,18 +27,33 @@ def _toy(tmp_path) -> Dataset:
     return Dataset("toy", examples, schemas, paths)
 
 
+def _cfg(tmp_path, model) -> LRSQLConfig:
+    return LRSQLConfig(name="lr", output_dir=str(tmp_path / "runs"), model=str(model),
+                       min_tables=6, n_train=4, n_test=2, slice_tokens=700, reserve=580,
+                       max_steps=2, batch_size=2, dtype="fp32", device="cpu", gen_batch_size=2,
+                       sqlgen_max_length=400)
+
+
+def test_baseline_scores_sliced_and_full_schema_with_one_model(tmp_path, tiny_model_dir) -> None:
+    """No training: the same (untrained) model walks the slices and sees the whole schema."""
+    result = baseline(_cfg(tmp_path, tiny_model_dir), ds=_toy(tmp_path))
+    assert result["n_tables"] == 6 and result["full_schema_prompt_tokens"] > 0
+    out = tmp_path / "runs" / "lr" / "baseline" / tiny_model_dir.name
+    for name in ("sliced", "full_schema"):
+        assert result[name]["n_test"] == 2
+        assert set(result[name]["table_metrics"]) >= {"exact", "precision", "recall"}
+        assert len((out / name / "preds.jsonl").read_text().splitlines()) == 2
+    assert json.loads((out / "summary.json").read_text()) == result
+
+
 def test_lrsql_pipeline_runs_and_reports(tmp_path, tiny_model_dir) -> None:
-    cfg = LRSQLConfig(name="lr", output_dir=str(tmp_path / "runs"), model=str(tiny_model_dir),
-                      min_tables=6, n_train=4, n_test=2, slice_tokens=700, reserve=580,
-                      max_steps=2, batch_size=2, dtype="fp32", device="cpu", gen_batch_size=2,
-                      sqlgen_max_length=400)
-    result = run(cfg, ds=_toy(tmp_path))
+    result = run(_cfg(tmp_path, tiny_model_dir), ds=_toy(tmp_path))
     assert result["n_tables"] == 6 and result["n_slices"] >= 2
     assert set(result["table_metrics"]) >= {"exact", "all_found", "precision", "recall"}
     assert 0.0 <= result["ex"] <= 1.0 and result["n_test"] == 2
     run_dir = tmp_path / "runs" / "lr"
-    for name in ("config.yaml", "summary.json", "preds.jsonl", "link/merged/config.json",
+    for name in ("config.yaml", "summary.json", "eval/preds.jsonl", "eval/results.jsonl", "link/merged/config.json",
                  "sqlgen/merged/config.json", "link/metrics.jsonl"):
         assert (run_dir / name).exists(), name
-    assert len((run_dir / "preds.jsonl").read_text().splitlines()) == 2
+    assert len((run_dir / "eval" / "preds.jsonl").read_text().splitlines()) == 2
     assert json.loads((run_dir / "summary.json").read_text())["n_tables"] == 6
