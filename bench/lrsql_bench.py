@@ -6,7 +6,7 @@ LoRA settings and batch size everywhere:
   (slices) vs the SQL-generation model;
 * LR-SQL end to end (FK-ordered slices): table-prediction metrics of the schema-link walk and
   EX on held-out questions of the merged database;
-* the same with random slicing (ablation);
+* the same with random slicing (ablation), and with every "none" link sample kept;
 * the untrained base model on the same test questions, once through LR-SQL's pipeline (walk
   over the slices, SQL over the linked tables) and once with the full schema (a link prompt
   holding all tables, SQL over all tables): ``alignsql lrsql baseline``.
@@ -40,7 +40,9 @@ CONFIG = "configs/lrsql/smollm2-135m_lora.yaml"
 MODEL = "smollm2-135m"  # the config's base model
 # CPU budget: 200 training questions and 30 steps per stage (the config: 300 and 60)
 BUDGET = ["n_train=200", "max_steps=30"]
-RUNS = {"lrsql_fk": ["slicing=fk", *BUDGET], "lrsql_random": ["slicing=random", *BUDGET]}
+# lrsql_fk_all_none: every "none" link sample kept (94% of them), the default keeps 2 per positive
+RUNS = {"lrsql_fk": ["slicing=fk", *BUDGET], "lrsql_random": ["slicing=random", *BUDGET],
+        "lrsql_fk_all_none": ["slicing=fk", "none_per_positive=null", *BUDGET]}
 # (stage, batch size, release_memory): the config's batch of 4, batch 1 (where full-schema SFT
 # fits), and with freed memory returned to the system (RSS then tracks what a step holds).
 # The sqlgen probes run before the fk run here (gold tables only, said in their JSON).
@@ -101,7 +103,7 @@ def summary() -> dict:
     gives a lower bound of its peak, so its ratio is an upper bound."""
     probes = {_probe_name(*p): _read(OUT / f"probe_{_probe_name(*p)}.json") for p in PROBES}
     runs = {r: _read(OUT / r / "summary.json") for r in RUNS}
-    fk, rnd = runs["lrsql_fk"], runs["lrsql_random"]
+    fk, rnd, all_none = runs["lrsql_fk"], runs["lrsql_random"], runs["lrsql_fk_all_none"]
     base = _read(OUT / "lrsql_fk" / "baseline" / MODEL / "summary.json")
     pick = lambda d, *keys: d and _get(d, keys)
     peak4, peak1, released = _peaks(probes, 4), _peaks(probes, 1), {
@@ -127,10 +129,12 @@ def summary() -> dict:
         "table_metrics": {"sliced": pick(fk, "table_metrics"),
                           "full_schema": pick(base, "full_schema", "table_metrics"),
                           "sliced_untrained": pick(base, "sliced", "table_metrics"),
-                          "random_slicing": pick(rnd, "table_metrics")},
+                          "random_slicing": pick(rnd, "table_metrics"),
+                          "all_none_samples": pick(all_none, "table_metrics")},
         "ex": {"lrsql": pick(fk, "ex"), "full_schema": pick(base, "full_schema", "ex"),
                "lrsql_untrained": pick(base, "sliced", "ex"),
-               "lrsql_random_slicing": pick(rnd, "ex")},
+               "lrsql_random_slicing": pick(rnd, "ex"),
+               "lrsql_all_none_samples": pick(all_none, "ex")},
         "full_schema_prompt_tokens": pick(base, "full_schema_prompt_tokens"),
         "runs": runs,
         "baseline": base,
@@ -156,6 +160,7 @@ def main(partial: bool) -> None:
         lrsql("lrsql_fk", RUNS["lrsql_fk"])
         baseline("lrsql_fk", RUNS["lrsql_fk"])
         lrsql("lrsql_random", RUNS["lrsql_random"])
+        lrsql("lrsql_fk_all_none", RUNS["lrsql_fk_all_none"])
         for p in PROBES:
             probe(*p)
     result = summary()

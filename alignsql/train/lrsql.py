@@ -11,7 +11,7 @@ from alignsql.data.example import Example, Schema
 from alignsql.data.merge import gold_tables
 from alignsql.errors import AlignSQLError
 from alignsql.models.prompts import PromptOptions, build, completion
-from alignsql.models.schema_link import link_answer, link_user, render_link
+from alignsql.models.schema_link import NONE, link_answer, link_user, render_link
 from alignsql.models.slicing import Slicing
 from alignsql.train.config import SFTConfig
 
@@ -44,6 +44,25 @@ def link_records(examples: Sequence[Example], schema: Schema, slicing: Slicing, 
                 out.append({"prompt": prompt, "completion": answer, "id": ex.id, "slice": i})
             carried.extend(t for t in tables if t in gold)
     return out
+
+
+def balance_none(records: list[dict], per_positive: float | None, seed: int
+                 ) -> tuple[list[dict], int]:
+    """Keep every sample that names a table and at most ``per_positive`` times as many
+    "none" samples (a seeded choice, original order kept); ``None`` keeps all. Returns the kept
+    records and how many "none" samples were left out.
+
+    Why: a question's gold tables sit in one or two slices, so with 12 slices ~94% of the
+    samples answer "none" (merged Spider schema), and a short run on all of them learns to
+    answer "none" everywhere (LR-SQL trains many epochs; a budget run sees a few positives)."""
+    if per_positive is None:
+        return records, 0
+    none = [i for i, r in enumerate(records) if r["completion"] == NONE]
+    n_pos = len(records) - len(none)
+    keep_n = min(len(none), round(per_positive * n_pos))
+    kept_none = set(random.Random(seed).sample(none, keep_n))
+    kept = [r for i, r in enumerate(records) if r["completion"] != NONE or i in kept_none]
+    return kept, len(none) - keep_n
 
 
 def sqlgen_records(examples: Sequence[Example], schema: Schema, linked: dict[str, list[str]],
@@ -89,6 +108,10 @@ class LRSQLConfig:
     """Tokens kept free in a slice prompt for instructions, question, hint and answer."""
     slicing: str = "fk"
     """fk (foreign-key components kept together, keyed tables first) or random (ablation)."""
+    none_per_positive: float | None = 2.0
+    """Schema-link samples answering "none" kept per sample that names a table (a seeded
+    choice; null keeps all). Most (question, slice) pairs hold no gold table, and a short run
+    on all of them learns to answer "none" everywhere."""
     sqlgen_max_length: int = 768
     """Training sequence length of the SQL-generation model."""
     method: str = "lora"
@@ -120,6 +143,8 @@ class LRSQLConfig:
     def __post_init__(self) -> None:
         if self.slicing not in ("fk", "random"):
             raise AlignSQLError(f"slicing must be fk or random, not {self.slicing!r}")
+        if self.none_per_positive is not None and self.none_per_positive < 0:
+            raise AlignSQLError("none_per_positive must be >= 0 or null")
         if self.reserve >= self.slice_tokens:
             raise AlignSQLError("reserve must be smaller than slice_tokens")
 

@@ -29,6 +29,7 @@ from alignsql.train.checkpoint import run_dir, save_config, save_merged, write_j
 from alignsql.train.data import TrainingData
 from alignsql.train.lrsql import (
     LRSQLConfig,
+    balance_none,
     link_records,
     split_questions,
     sqlgen_records,
@@ -196,6 +197,8 @@ def run(cfg: LRSQLConfig, resume: bool = False, ds: Dataset | None = None,
     skipped: Counter = Counter(merged.skipped)
     links = fitting(link_records(train_q, merged.schema, slicing, tok, skipped),
                     tok, cfg.slice_tokens, skipped, "link")
+    links, left_out = balance_none(links, cfg.none_per_positive, cfg.seed)
+    skipped[f"link: 'none' samples left out (none_per_positive={cfg.none_per_positive})"] += left_out
     link_model = train_stage(cfg, "link", links, cfg.slice_tokens, resume)
     linked_train = linked_training_set(out, link_model, train_q, merged, slicing, cfg, log)
     sqlgen = sqlgen_records(train_q, merged.schema, linked_train, tok,

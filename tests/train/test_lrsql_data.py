@@ -3,7 +3,7 @@ from collections import Counter
 from alignsql.data.example import Column, Example, ForeignKey, Schema, Table
 from alignsql.models.prompts import PromptOptions
 from alignsql.models.slicing import slice_schema
-from alignsql.train.lrsql import link_records, sqlgen_records, sub_schema
+from alignsql.train.lrsql import balance_none, link_records, sqlgen_records, sub_schema
 
 
 class NoTemplate:
@@ -47,3 +47,20 @@ def test_sqlgen_records_use_gold_plus_linked_tables_only() -> None:
     assert "CREATE TABLE concert" in prompt and "CREATE TABLE label" in prompt
     assert "CREATE TABLE singer" not in prompt and recs[0]["completion"].startswith("SELECT x")
     assert [t.name for t in sub_schema(schema, ["stadium", "concert"]).tables] == ["concert", "stadium"]
+
+
+def test_balance_none_keeps_every_positive_and_ratio_of_none() -> None:
+    """2 samples name a table, 6 answer none; 2 none per positive keeps 4 of the 6 (2 left
+    out), positives and original order intact; null keeps all; a ratio above the supply keeps
+    every none sample; the same seed picks the same ones."""
+    recs = [{"completion": c, "i": i} for i, c in enumerate(
+        ["none", "singer", "none", "none", "concert, stadium", "none", "none", "none"])]
+    kept, left_out = balance_none(recs, 2.0, seed=0)
+    assert left_out == 2 and len(kept) == 6
+    assert [r["i"] for r in kept] == sorted(r["i"] for r in kept)
+    assert {1, 4} <= {r["i"] for r in kept}
+    assert sum(r["completion"] == "none" for r in kept) == 4
+    assert balance_none(recs, None, seed=0) == (recs, 0)
+    assert balance_none(recs, 10.0, seed=0) == (recs, 0)
+    assert balance_none(recs, 2.0, seed=0) == (kept, 2)
+    assert balance_none(recs, 0.0, seed=0)[0] == [recs[1], recs[4]]
