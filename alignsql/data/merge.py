@@ -27,17 +27,17 @@ class Merged:
 
 
 def choose_dbs(ds: Dataset, min_tables: int) -> list[str]:
-    """Databases with a SQLite file, in name order, until their tables reach ``min_tables``."""
+    """Databases with a SQLite file, in name order, until their tables reach ``min_tables``;
+    a dataset that ships schemas only (BIRD here) merges its schemas (no EX then)."""
+    with_files = [db for db in sorted(ds.schemas) if ds.db_path(db) is not None]
     chosen, total = [], 0
-    for db in sorted(ds.schemas):
-        if ds.db_path(db) is None:
-            continue
+    for db in with_files or sorted(ds.schemas):
         chosen.append(db)
         total += len(ds.schemas[db].tables)
         if total >= min_tables:
             return chosen
-    raise AlignSQLError(f"{ds.name}: only {total} tables in databases with files, "
-                        f"fewer than {min_tables}")
+    raise AlignSQLError(f"{ds.name}: only {total} tables in {len(chosen)} databases, fewer "
+                        f"than min_tables={min_tables}")
 
 
 def _names(ds: Dataset, dbs: list[str], prefix: bool) -> dict[str, dict[str, str]]:
@@ -89,8 +89,10 @@ def merge(ds: Dataset, out: Path, min_tables: int = 150, prefix: bool = False,
     dbs = dbs or choose_dbs(ds, min_tables)
     mapping = _names(ds, dbs, prefix)
     schema = merge_schema(ds, dbs, mapping)
-    path = build_sqlite(ds, dbs, mapping, out)
-    merged_ds = Dataset(f"{ds.name}+merged", [], {"merged": schema}, {"merged": path})
+    # schemas without databases still give link training and table metrics, not EX
+    path = build_sqlite(ds, dbs, mapping, out) if all(ds.db_path(d) for d in dbs) else None
+    merged_ds = Dataset(f"{ds.name}+merged", [], {"merged": schema},
+                        {"merged": path} if path else {})
     skipped: Counter = Counter()
     for ex in ds.examples:
         if ex.db_id not in mapping:

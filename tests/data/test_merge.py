@@ -56,3 +56,23 @@ def test_merged_spider_setting_keeps_every_gold_query_executable(data_root, tmp_
         a = execute(tmp_path / "merged.sqlite", ex.sql)
         b = execute(src.db_path(orig.db_id), orig.sql)
         assert a.ok and b.ok and results_match(b.rows, a.rows), ex.sql  # same rows (ties may reorder)
+
+
+def test_schema_only_dataset_merges_without_a_database(tmp_path) -> None:
+    """BIRD here ships schemas, not databases: the merged schema and renamed questions still
+    come out (for link training and table metrics), and no SQLite file is built."""
+    schemas = {db: Schema(db, [Table("people", [Column("id")]), Table(f"{db}_only", [Column("x")])])
+               for db in ("a", "b")}
+    ds = Dataset("toy", [Example("q", "SELECT id FROM people", "a", id="0")], schemas, {})
+    m = merge(ds, tmp_path / "merged.sqlite", min_tables=3)
+    assert sorted(t.name for t in m.schema.tables) == ["a__people", "a_only", "b__people", "b_only"]
+    assert m.dataset.db_path("merged") is None and not (tmp_path / "merged.sqlite").exists()
+    assert gold_tables(m.dataset.examples[0], m.schema) == {"a__people"}
+
+
+def test_schema_only_merge_on_bird_dev(data_root, tmp_path) -> None:
+    """The real case: BIRD dev's 11 schemas merged to 50+ tables, questions kept."""
+    from alignsql.data import registry
+    m = merge(registry.load("bird:dev", data_root), tmp_path / "merged.sqlite", min_tables=50)
+    assert len(m.schema.tables) >= 50 and m.dataset.db_path("merged") is None
+    assert len(m.dataset.examples) > 100

@@ -2,12 +2,14 @@
 import json
 import sqlite3
 
+import pytest
+
 from alignsql.data.example import Column, Dataset, Example, ForeignKey, Schema, Table
 from alignsql.train.lrsql import LRSQLConfig
 from alignsql.train.lrsql_run import baseline, run
 
 
-def _toy(tmp_path) -> Dataset:
+def _toy(tmp_path, with_db: bool = True) -> Dataset:
     schemas, paths, examples = {}, {}, []
     for db in ("a", "b"):
         path = tmp_path / f"{db}.sqlite"
@@ -24,7 +26,7 @@ def _toy(tmp_path) -> Dataset:
         for i, sql in enumerate(["SELECT count(*) FROM people", "SELECT name FROM people",
                                  "SELECT count(*) FROM pet", "SELECT cname FROM city"]):
             examples.append(Example(f"question {i} on {db}", sql, db, id=str(i)))
-    return Dataset("toy", examples, schemas, paths)
+    return Dataset("toy", examples, schemas, paths if with_db else {})
 
 
 def _cfg(tmp_path, model) -> LRSQLConfig:
@@ -34,13 +36,17 @@ def _cfg(tmp_path, model) -> LRSQLConfig:
                        sqlgen_max_length=400)
 
 
-def test_baseline_scores_sliced_and_full_schema_with_one_model(tmp_path, tiny_model_dir) -> None:
-    """No training: the same (untrained) model walks the slices and sees the whole schema."""
-    result = baseline(_cfg(tmp_path, tiny_model_dir), ds=_toy(tmp_path))
+@pytest.mark.parametrize("with_db", [True, False])
+def test_baseline_scores_sliced_and_full_schema_with_one_model(tmp_path, tiny_model_dir,
+                                                              with_db: bool) -> None:
+    """No training: the same (untrained) model walks the slices and sees the whole schema.
+    Schemas without databases (BIRD here) give table metrics and no EX."""
+    result = baseline(_cfg(tmp_path, tiny_model_dir), ds=_toy(tmp_path, with_db))
     assert result["n_tables"] == 6 and result["full_schema_prompt_tokens"] > 0
     out = tmp_path / "runs" / "lr" / "baseline" / tiny_model_dir.name
     for name in ("sliced", "full_schema"):
         assert result[name]["n_test"] == 2
+        assert (result[name]["ex"] is None) != with_db
         assert set(result[name]["table_metrics"]) >= {"exact", "precision", "recall"}
         assert len((out / name / "preds.jsonl").read_text().splitlines()) == 2
     assert json.loads((out / "summary.json").read_text()) == result
