@@ -130,17 +130,18 @@ def _score(test_q, merged: Merged, preds: dict[str, str], tables: dict[str, list
     """EX and table metrics of one way of answering the test questions (files under ``out``);
     EX is None when the schema has no database to execute on."""
     out.mkdir(parents=True, exist_ok=True)
-    ex = n_scored = None
+    accuracy = n_scored = None
     if merged.dataset.db_path("merged"):
         _, summary = evaluate(test_q, preds, merged.dataset.db_paths, workers=1,
                               results_path=out / "results.jsonl")
-        ex, n_scored = summary.ex, summary.n_scored
+        accuracy, n_scored = summary.ex, summary.n_scored
     with open(out / "preds.jsonl", "w") as fh:
         fh.writelines(json.dumps({"id": ex.id, "sql": preds[ex.id], "tables": tables[ex.id]})
                       + "\n" for ex in test_q)
     metrics = table_metrics([gold_tables(ex, merged.schema) or set() for ex in test_q],
                             [set(tables[ex.id]) for ex in test_q])
-    return {"table_metrics": metrics, "ex": ex, "n_test": len(test_q), "n_scored": n_scored}
+    return {"table_metrics": metrics, "ex": accuracy, "n_test": len(test_q),
+            "n_scored": n_scored}
 
 
 def full_schema_sql(model: str, examples, merged: Merged, cfg: LRSQLConfig
