@@ -83,6 +83,20 @@ def probe(stage: str, batch: int, release: bool) -> None:
             raise SystemExit(f"probe {stage} batch {batch} failed (exit {proc.returncode})")
 
 
+def _with_counts(run: str, result: dict | None) -> dict | None:
+    """A finished run's summary plus what its run directory shows of the link model: samples
+    per stage, and questions for which the walk named at least one table."""
+    if result is None:
+        return None
+    folder = OUT / run
+    named = lambda tables: sum(bool(t) for t in tables)
+    test = [json.loads(line)["tables"] for line in (folder / "eval" / "preds.jsonl").open()]
+    return {**result, "link_samples": _read(folder / "link" / "summary.json")["n_records"],
+            "sqlgen_samples": _read(folder / "sqlgen" / "summary.json")["n_records"],
+            "train_questions_linked": named(_read(folder / "linked_train.json").values()),
+            "test_questions_linked": named(test)}
+
+
 def _read(path: Path) -> dict | None:
     return json.loads(path.read_text()) if path.exists() else None
 
@@ -104,10 +118,9 @@ def summary() -> dict:
     batch 1 (``peak_mem_mb``) and the config's batch 4; a full-schema probe stopped by the
     watchdog gives a lower bound of its peak, so its ratio is an upper bound."""
     probes = {_probe_name(*p): _read(OUT / f"probe_{_probe_name(*p)}.json") for p in PROBES}
-    runs = {r: _read(OUT / r / "summary.json") for r in RUNS}
+    runs = {r: _with_counts(r, _read(OUT / r / "summary.json")) for r in RUNS}
     fk, rnd, all_none = runs["lrsql_fk"], runs["lrsql_random"], runs["lrsql_fk_all_none"]
     base = _read(OUT / "lrsql_fk" / "baseline" / MODEL / "summary.json")
-    pick = lambda d, *keys: d and _get(d, keys)
     peak4, peak1, released = _peaks(probes, 4), _peaks(probes, 1), {
         "batch_4": _peaks(probes, 4, True), "batch_1": _peaks(probes, 1, True)}
     return {
@@ -129,16 +142,16 @@ def summary() -> dict:
                               for k, v in probes.items() if v},
         "probes": probes,
         "full_schema_is": f"the untrained base model ({MODEL}) given all tables at once",
-        "table_metrics": {"sliced": pick(fk, "table_metrics"),
-                          "full_schema": pick(base, "full_schema", "table_metrics"),
-                          "sliced_untrained": pick(base, "sliced", "table_metrics"),
-                          "random_slicing": pick(rnd, "table_metrics"),
-                          "all_none_samples": pick(all_none, "table_metrics")},
-        "ex": {"lrsql": pick(fk, "ex"), "full_schema": pick(base, "full_schema", "ex"),
-               "lrsql_untrained": pick(base, "sliced", "ex"),
-               "lrsql_random_slicing": pick(rnd, "ex"),
-               "lrsql_all_none_samples": pick(all_none, "ex")},
-        "full_schema_prompt_tokens": pick(base, "full_schema_prompt_tokens"),
+        "table_metrics": {"sliced": _at(fk, "table_metrics"),
+                          "full_schema": _at(base, "full_schema", "table_metrics"),
+                          "sliced_untrained": _at(base, "sliced", "table_metrics"),
+                          "random_slicing": _at(rnd, "table_metrics"),
+                          "all_none_samples": _at(all_none, "table_metrics")},
+        "ex": {"lrsql": _at(fk, "ex"), "full_schema": _at(base, "full_schema", "ex"),
+               "lrsql_untrained": _at(base, "sliced", "ex"),
+               "lrsql_random_slicing": _at(rnd, "ex"),
+               "lrsql_all_none_samples": _at(all_none, "ex")},
+        "full_schema_prompt_tokens": _at(base, "full_schema_prompt_tokens"),
         "runs": runs,
         "baseline": base,
         "not_measured": ["a trained full-schema model: the same 30 steps would take hours on "
@@ -151,8 +164,11 @@ def summary() -> dict:
     }
 
 
-def _get(d: dict, keys: tuple[str, ...]):
+def _at(d: dict | None, *keys: str):
+    """``d[k1][k2]...``, or None when ``d`` (a run not finished) is None."""
     for k in keys:
+        if d is None:
+            return None
         d = d[k]
     return d
 
