@@ -36,7 +36,8 @@ from alignsql.models.loading import load_tokenizer
 from alignsql.models.prompts import PromptOptions, build, completion
 from alignsql.train.callbacks import peak_rss_mb
 from alignsql.train.lrsql import LRSQLConfig, link_records, sqlgen_records
-from alignsql.train.lrsql_run import fitting, prepare, train_stage
+from alignsql.train.data import tokenize
+from alignsql.train.lrsql_run import prepare, train_stage
 
 CONFIG = "configs/lrsql/smollm2-135m_lora.yaml"
 STEPS = 2  # step 1 allocates the optimizer state, step 2 is the steady state
@@ -78,7 +79,7 @@ def records(stage: str, cfg: LRSQLConfig, out: Path, tok) -> tuple[list[dict], i
         return recs, NO_LIMIT, ""
     if stage == "link":
         recs = link_records(train_q, merged.schema, slicing, tok, skipped)
-        return fitting(recs, tok, cfg.slice_tokens, skipped, "link"), cfg.slice_tokens, ""
+        return tokenize(recs, tok, cfg.slice_tokens, skipped, "link"), cfg.slice_tokens, ""
     linked_file = out / "lrsql_fk" / "linked_train.json"
     linked = json.loads(linked_file.read_text()) if linked_file.exists() else {}
     if linked:  # the questions the fk run trained its generator on
@@ -86,7 +87,7 @@ def records(stage: str, cfg: LRSQLConfig, out: Path, tok) -> tuple[list[dict], i
     opts = PromptOptions(sample_values=0, max_prompt_tokens=cfg.sqlgen_max_length - 160)
     recs = sqlgen_records(train_q, merged.schema, linked, tok, opts, skipped)
     source = "link model" if linked else "gold tables only"
-    return (fitting(recs, tok, cfg.sqlgen_max_length, skipped, "sqlgen"), cfg.sqlgen_max_length,
+    return (tokenize(recs, tok, cfg.sqlgen_max_length, skipped, "sqlgen"), cfg.sqlgen_max_length,
             source)
 
 

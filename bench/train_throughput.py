@@ -1,7 +1,7 @@
-"""Training throughput and peak memory of each default SFT config, with length grouping,
-packing, or neither, in the same run (same data, steps and seed).
+"""Training throughput and peak memory of each default SFT config, with length grouping or
+without, in the same run (same data, steps and seed).
 
-Four variants: length grouping, packing, neither, and length grouping with logits for every
+Three variants (each example alone): length grouping, neither, and length grouping with logits for every
 position (the plain loss; the default projects to the vocabulary only at SQL tokens).
 tokens/s counts real (non-padding) tokens, so less padding shows as more useful work per
 second. Each variant runs in its own process; peak memory is that process's max RSS.
@@ -20,11 +20,12 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIGS = ["configs/sft/smollm2-135m_full.yaml", "configs/sft/qwen2.5-coder-0.5b_lora.yaml"]
-VARIANTS = {"group_by_length": ["group_by_length=true", "packing=false"],
-            "packing": ["group_by_length=false", "packing=true"],
-            "neither": ["group_by_length=false", "packing=false"],
+# every example alone (group_size=1): prefix sharing is measured by prefix_train_bench.py;
+# TRL's packing, measured here before (slower than length grouping), is no longer an option
+VARIANTS = {"group_by_length": ["group_by_length=true", "group_size=1"],
+            "neither": ["group_by_length=false", "group_size=1"],
             # the default computes logits only where the loss is; this is the plain path
-            "group_by_length_full_logits": ["group_by_length=true", "packing=false",
+            "group_by_length_full_logits": ["group_by_length=true", "group_size=1",
                                             "loss_logits_only=false"]}
 STEPS = 5  # the first pays for warm-up; 4 steady steps
 PARTS = ROOT / "bench" / "results" / "train_throughput"

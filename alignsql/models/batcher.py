@@ -56,10 +56,11 @@ class PrefixCache:
         ids = lm.tokenizer(prefix, return_tensors="pt", add_special_tokens=False)["input_ids"]
         with torch.inference_mode():
             out = lm.model(input_ids=ids.to(lm.device), use_cache=True)
-        self.entries[prefix] = (ids, out.past_key_values)
-        while len(self.entries) > self.capacity:
+        entry = (ids, out.past_key_values)
+        self.entries[prefix] = entry
+        while len(self.entries) > self.capacity:  # capacity 0: used once, not kept
             self.entries.popitem(last=False)
-        return self.entries[prefix]
+        return entry
 
 
 class _Batch:

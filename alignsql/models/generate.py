@@ -20,7 +20,7 @@ from alignsql.models.batcher import (
     prefill,
 )
 from alignsql.models.loading import LoadedModel
-from alignsql.models.prompts import ANSWER_SUFFIX
+from alignsql.models.prompts import ANSWER_SUFFIX, split_tokens
 
 __all__ = ["GenOptions", "Generation", "PrefixCache", "Request", "generate", "stream"]
 
@@ -107,8 +107,8 @@ def _admit(lm: LoadedModel, batch: _Batch, reqs: list[Request], indices: list[in
     shared = [r.prefix if r.prefix and r.prompt.startswith(r.prefix)
               and len(r.prompt) > len(r.prefix) else "" for r in reqs]
     for prefix, members in group_by_prefix(enumerate(shared)):
-        suffixes = [tok(reqs[m].prompt[len(prefix):], add_special_tokens=False)["input_ids"]
-                    for m in members for _ in range(k)]
+        # split as training splits it (prompts.split_tokens): the same token ids
+        suffixes = [split_tokens(tok, reqs[m].prompt, prefix)[1] for m in members for _ in range(k)]
         cache, mask, logits = prefill(lm, prefixes, prefix, suffixes)
         first = _pick(logits, opts, rng)
         rows = [_Row(indices[m]) for m in members for _ in range(k)]
@@ -132,12 +132,14 @@ def _sweep(batch: _Batch, stops: _Stops, results: dict, reqs: list[Request], k: 
         batch.keep(keep)
 
 
-def generate(lm: LoadedModel, prompts: list[str], opts: GenOptions, prefix: str | None = None,
-             prefix_cache: PrefixCache | None = None, slots: int | None = None
-             ) -> list[list[Generation]]:
+def generate(lm: LoadedModel, prompts: list[str], opts: GenOptions,
+             prefix: str | list[str] | None = None, prefix_cache: PrefixCache | None = None,
+             slots: int | None = None) -> list[list[Generation]]:
     """``opts.num_samples`` generations per prompt, in prompt order. With ``prefix`` (shared by
-    the prompts), its KV cache is computed once (and kept in ``prefix_cache`` if given)."""
-    reqs = [Request(i, p, prefix or "") for i, p in enumerate(prompts)]
+    the prompts, or one per prompt), a prefix's KV cache is computed once (and kept in
+    ``prefix_cache`` if given), and prompts are tokenized as training tokenizes them."""
+    prefixes = prefix if isinstance(prefix, list) else [prefix or ""] * len(prompts)
+    reqs = [Request(i, p, pre) for i, (p, pre) in enumerate(zip(prompts, prefixes))]
     slots = slots or max(len(prompts) * opts.num_samples, 1)
     out = dict(stream(lm, reqs, opts, slots, prefix_cache))
     return [out[i] for i in range(len(prompts))]

@@ -14,7 +14,7 @@ from alignsql.data.example import Dataset, Example, Schema
 from alignsql.data.schema import from_sqlite
 from alignsql.errors import AlignSQLError
 from alignsql.models.extract import extract_sql
-from alignsql.models.generate import GenOptions, Request, stream
+from alignsql.models.generate import GenOptions, PrefixCache, Request, stream
 from alignsql.models.loading import LoadedModel, load
 from alignsql.models.prompts import Prompt, PromptOptions, build
 from alignsql.models.registry import DEFAULT_MODEL
@@ -52,8 +52,9 @@ class PredictConfig:
     sample_values: int | None = None
     """Distinct example values per column in the prompt (default: what the model was
     fine-tuned with, from its prompt.json, else 3)."""
-    max_prompt_tokens: int = 2048
-    """Prompt token budget (values, then least relevant tables, are dropped to meet it)."""
+    max_prompt_tokens: int | None = None
+    """Prompt token budget (values, then least relevant tables, are dropped to meet it);
+    default: the budget the model was fine-tuned with (its prompt.json), else 2048."""
     prefix_cache: bool = True
     """Reuse the KV cache of the prompt part shared by questions on one database."""
     data_root: str | None = None
@@ -112,7 +113,7 @@ def predict(lm: LoadedModel, ds: Dataset, examples: list[Example], cfg: PredictC
             out: Path, on_batch=None) -> dict:
     """Answer ``examples``, appending records to ``out``; returns counts and throughput."""
     samples = resolved_sample_values(cfg)
-    popts = PromptOptions(samples, cfg.max_prompt_tokens)
+    popts = PromptOptions(samples, resolved_budget(cfg))
     gopts = GenOptions(cfg.max_new_tokens, cfg.num_samples, cfg.temperature, seed=cfg.seed)
     done = _done_ids(out)
     todo = [e for e in examples if e.id not in done]
@@ -124,12 +125,14 @@ def predict(lm: LoadedModel, ds: Dataset, examples: list[Example], cfg: PredictC
     stats = {"n": len(examples), "resumed": len(done & {e.id for e in examples}), "answered": 0,
              "empty": 0, "over_budget": 0, "gen_tokens": 0, "seconds": 0.0}
     by_id = {e.id: e for e in todo}
-    requests = [Request(e.id, prompts[e.id].text, prompts[e.id].prefix if cfg.prefix_cache
-                        else "") for e in todo]
+    # the prompt is always split at its prefix (the token ids a fine-tuned model was trained
+    # on); without prefix_cache the prefix's keys and values are not kept for reuse
+    requests = [Request(e.id, prompts[e.id].text, prompts[e.id].prefix) for e in todo]
     out.parent.mkdir(parents=True, exist_ok=True)
     with open(out, "a") as fh:
         start = time.perf_counter()
-        for key, group in stream(lm, requests, gopts, cfg.batch_size):
+        cache = PrefixCache(capacity=4 if cfg.prefix_cache else 0)
+        for key, group in stream(lm, requests, gopts, cfg.batch_size, cache):
             ex = by_id[key]
             rec = _record(ex, prompts[ex.id], group, ds)
             stats["answered"] += 1
@@ -166,6 +169,12 @@ def resolved_sample_values(cfg: PredictConfig) -> int:
     return int(prompt_defaults(cfg.model).get("sample_values", 3))
 
 
+def resolved_budget(cfg: PredictConfig) -> int:
+    if cfg.max_prompt_tokens is not None:
+        return cfg.max_prompt_tokens
+    return int(prompt_defaults(cfg.model).get("max_prompt_tokens", 2048))
+
+
 def prompt_defaults(model: str) -> dict:
     """Prompt settings a fine-tuned model was trained with (``prompt.json`` beside it)."""
     path = Path(model) / "prompt.json"
@@ -176,6 +185,7 @@ def run_predict(cfg: PredictConfig, progress: bool = False, log=lambda _: None) 
     if cfg.batch_size < 1 or cfg.num_samples < 1:
         raise AlignSQLError("batch_size and num_samples must be at least 1")
     cfg.sample_values = resolved_sample_values(cfg)
+    cfg.max_prompt_tokens = resolved_budget(cfg)
     ds = registry.load(cfg.dataset, cfg.data_root)
     examples = choose_examples(ds, cfg)
     if not examples:

@@ -136,3 +136,17 @@ def completion(sql: str) -> str:
     """The training target that follows a prompt: the SQL and the closing fence."""
     return sql.strip().rstrip(";").strip() + ANSWER_SUFFIX
 
+
+
+def split_tokens(tokenizer, text: str, prefix: str = "") -> tuple[list[int], list[int]]:
+    """The token ids of a prompt as (shared prefix, rest): the prefix and the rest are
+    tokenized separately, as generation does when it reuses the prefix's KV cache, so training
+    and inference see the same ids. The rest is never empty (its first token predicts nothing;
+    the loss starts after it), so a prefix that is the whole prompt gives up its last token."""
+    if not prefix or not text.startswith(prefix):
+        prefix = ""
+    encode = lambda s: tokenizer(s, add_special_tokens=False)["input_ids"] if s else []  # noqa: E731
+    head, rest = encode(prefix), encode(text[len(prefix):])
+    if not rest:
+        head, rest = head[:-1], head[-1:]
+    return head, rest

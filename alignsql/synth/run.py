@@ -189,7 +189,7 @@ def sql2text_writer(cfg: SynthConfig, out: Path, log):
     from alignsql.models.loading import load
     from alignsql.synth.sql2text import training_records
     from alignsql.train.config import SFTConfig
-    from alignsql.train.data import TrainingData
+    from alignsql.train.data import TrainingData, tokenize
     from alignsql.train.sft import fit, save
 
     merged = out / "sql2text" / "merged"
@@ -201,6 +201,7 @@ def sql2text_writer(cfg: SynthConfig, out: Path, log):
                         seed=cfg.seed, merge=True)
         lm = load(sft.model, dtype="fp32")
         recs = training_records([(e, ds.schemas[e.db_id]) for e in rows], lm.tokenizer)
+        recs = tokenize(recs, lm.tokenizer, sft.max_length, Counter(), "sql2text")
         run = out / "sql2text"
         run.mkdir(parents=True, exist_ok=True)
         config.save(sft, run / "config.yaml")

@@ -80,8 +80,9 @@ def training_records(examples: Sequence[tuple[Example, Schema]], tokenizer) -> l
     """(SQL -> question) prompt/completion pairs of a source set, to fine-tune the writer."""
     out = []
     for ex, schema in examples:
-        text, _ = prompt(tokenizer, schema, ex.sql)
-        out.append({"prompt": text, "completion": ex.question.strip() + "\n", "id": ex.id})
+        text, prefix = prompt(tokenizer, schema, ex.sql)
+        out.append({"prompt": text, "prefix": prefix, "completion": ex.question.strip() + "\n",
+                    "id": ex.id})
     return out
 
 

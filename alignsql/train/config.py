@@ -35,7 +35,11 @@ class SFTConfig:
     lora_targets: str = "all-linear"
     """Modules that get adapters (PEFT's target_modules; all-linear = every linear layer)."""
     max_length: int = 1024
-    """Tokens per training sequence (prompt + SQL); prompts shrink their schema to fit."""
+    """Most tokens of one example (prompt + SQL + EOS); longer examples are left out, counted."""
+    max_prompt_tokens: int | None = None
+    """Prompt budget (schema values, then the least relevant tables, dropped to meet it); the
+    same budget is used at inference (prompt.json). Default: max_length - 128 (or 3/4 of a
+    sequence shorter than 512)."""
     sample_values: int = 0
     """Distinct example values per column in prompts (keep equal at training and inference)."""
     learning_rate: float = 2e-4
@@ -44,18 +48,27 @@ class SFTConfig:
     """Share of steps spent warming up."""
     weight_decay: float = 0.0
     """AdamW weight decay."""
+    optimizer: str = "adamw_torch"
+    """Optimizer name as transformers' TrainingArguments.optim takes it (adamw_torch, sgd,
+    adafactor, ...)."""
     epochs: float = 1.0
     """Passes over the training data (ignored when max_steps > 0)."""
     max_steps: int = -1
     """Stop after this many optimizer steps (-1: use epochs)."""
     batch_size: int = 4
-    """Sequences per device step."""
+    """Examples per device step (whole groups; a group never holds more)."""
     grad_accum: int = 1
     """Steps accumulated per optimizer update."""
-    packing: bool = False
-    """Pack several examples into one sequence (padding-free; position ids keep them apart)."""
+    group_size: int = 16
+    """Most examples sharing a prompt prefix (system turn + schema) trained as one group, the
+    prefix computed once (alignsql.train.prefix); capped by batch_size; 1 = each alone."""
+    group_max_tokens: int = 2048
+    """Most tokens of one group's packed row (the prefix once, plus every member)."""
+    share_prefix: bool = True
+    """Compute a group's prefix once. false runs every member in full: the same batches and
+    loss without the saving (to measure it)."""
     group_by_length: bool = True
-    """Batch examples of similar length together (less padding), when not packing."""
+    """Put groups of similar length in one step (less padding)."""
     loss_logits_only: bool = True
     """Project to the vocabulary only where the loss is (the SQL): the same loss with far less
     memory and time than logits for every prompt token (alignsql.train.losses)."""
@@ -100,6 +113,23 @@ class SFTConfig:
             raise AlignSQLError("val_fraction must be in [0, 1)")
         if self.max_length < 64:
             raise AlignSQLError("max_length must be at least 64")
+        if self.max_prompt_tokens is not None and not 32 <= self.max_prompt_tokens < self.max_length:
+            raise AlignSQLError("max_prompt_tokens must be at least 32 and below max_length")
+        if self.group_size < 1:
+            raise AlignSQLError("group_size must be at least 1")
+        if self.group_max_tokens < self.max_length:
+            raise AlignSQLError("group_max_tokens must be at least max_length (one example)")
+
+    @property
+    def prompt_budget(self) -> int:
+        """The prompt token budget of training and of inference with the trained model."""
+        return self.max_prompt_tokens or default_prompt_budget(self.max_length)
+
+
+def default_prompt_budget(max_length: int) -> int:
+    """What a prompt may use of ``max_length`` when not set: room for a 128-token SQL (a
+    quarter of the sequence when that is less)."""
+    return max_length - min(128, max_length // 4)
 
 
 LOSSES = ("spft", "spin", "dpo")
@@ -149,7 +179,8 @@ class SelfPlayConfig:
     max_steps: int = 20
     """Optimizer steps per iteration (the same budget for every loss)."""
     batch_size: int = 2
-    """Pairs per device step (each pair is two sequences)."""
+    """Questions per device step: each is one prefix-shared row holding its prompt once, its
+    gold SQL and its k samples (k pairs)."""
     grad_accum: int = 2
     """Steps accumulated per optimizer update."""
     max_length: int = 768

@@ -10,7 +10,7 @@ from alignsql.data import registry
 from alignsql.data.example import Dataset, Example
 from alignsql.errors import AlignSQLError
 from alignsql.models.predict import schema_for
-from alignsql.models.prompts import PromptOptions, build, completion
+from alignsql.models.prompts import PromptOptions, build, completion, split_tokens
 
 
 @dataclass
@@ -50,33 +50,49 @@ def gather(specs: list[str], sizes: list[int], mix: list[float], n_train: int | 
     return out
 
 
-def records(pairs: list[tuple[Example, Dataset]], tokenizer, max_length: int,
+def records(pairs: list[tuple[Example, Dataset]], tokenizer, max_prompt_tokens: int,
             sample_values: int, skipped: Counter) -> tuple[list[dict], int]:
-    """Prompt/completion dicts; the prompt budget is what the completion leaves of max_length."""
+    """Prompt/completion dicts (with the prompt's shared ``prefix``), every prompt rendered
+    within the same budget that inference uses (the run's prompt.json records it)."""
     out, shrunk = [], 0
     count = lambda s: len(tokenizer(s, add_special_tokens=False)["input_ids"])  # noqa: E731
+    opts = PromptOptions(sample_values=sample_values, max_prompt_tokens=max_prompt_tokens)
     for ex, ds in pairs:
-        target = completion(ex.sql)
-        budget = max_length - count(target) - 1  # -1: the EOS TRL appends
-        if budget < 32:
-            skipped["sql longer than max_length"] += 1
-            continue
-        opts = PromptOptions(sample_values=sample_values, max_prompt_tokens=budget)
         prompt = build(ex, schema_for(ds, ex.db_id, sample_values), tokenizer, opts, count=count)
         if prompt.over_budget:
-            skipped["prompt over max_length even with one table"] += 1
+            skipped["prompt over max_prompt_tokens even with one table"] += 1
             continue
         shrunk += bool(prompt.dropped_tables or prompt.dropped_samples)
-        out.append({"prompt": prompt.text, "completion": target, "id": ex.id,
+        out.append({"prompt": prompt.text, "prefix": prompt.prefix,
+                    "completion": completion(ex.sql), "id": ex.id,
                     "source": f"{ex.source}:{ex.split}"})
     return out, shrunk
+
+
+def tokenize(recs: list[dict], tokenizer, max_length: int, skipped: Counter,
+             what: str = "example") -> list[dict]:
+    """Each record with ``prefix_ids``, ``rest_ids`` and ``completion_ids`` (the completion and
+    the EOS), split as generation splits the prompt; records over ``max_length`` tokens are
+    left out and counted (a truncated record would lose its answer)."""
+    out = []
+    for rec in recs:
+        prefix_ids, rest_ids = split_tokens(tokenizer, rec["prompt"], rec.get("prefix", ""))
+        done = tokenizer(rec["completion"], add_special_tokens=False)["input_ids"]
+        done = done + [tokenizer.eos_token_id]
+        if len(prefix_ids) + len(rest_ids) + len(done) > max_length:
+            skipped[f"{what}: prompt + completion longer than max_length={max_length}"] += 1
+            continue
+        out.append({**rec, "prefix_ids": prefix_ids, "rest_ids": rest_ids,
+                    "completion_ids": done})
+    return out
 
 
 def build_training_data(cfg, tokenizer) -> TrainingData:
     pairs = gather(cfg.train, cfg.train_size, cfg.mix, cfg.n_train, cfg.seed, cfg.data_root)
     sources = dict(Counter(f"{ex.source}:{ex.split}" for ex, _ in pairs))
     skipped: Counter = Counter()
-    recs, shrunk = records(pairs, tokenizer, cfg.max_length, cfg.sample_values, skipped)
+    recs, shrunk = records(pairs, tokenizer, cfg.prompt_budget, cfg.sample_values, skipped)
+    recs = tokenize(recs, tokenizer, cfg.max_length, skipped)
     if not recs:
         raise AlignSQLError(f"no training example fits max_length={cfg.max_length} "
                             f"({dict(skipped)}): raise max_length")

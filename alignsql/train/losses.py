@@ -15,18 +15,43 @@ import torch.nn.functional as F
 IGNORE = -100
 
 
-def completion_loss(model, inputs: dict, num_items_in_batch=None) -> torch.Tensor:
+def completion_loss(model, inputs: dict, num_items_in_batch=None,
+                    logits_only: bool = True) -> torch.Tensor:
+    """``logits_only=False`` projects every position (the model's usual forward), for
+    comparison; the value is the same."""
     labels = inputs["labels"]
-    kwargs = {k: inputs[k] for k in ("attention_mask", "position_ids") if k in inputs}
-    hidden = model.get_decoder()(input_ids=inputs["input_ids"], **kwargs).last_hidden_state
+    kwargs = _mask_kwargs(inputs)
     targets = labels[:, 1:]
     keep = targets != IGNORE
-    logits = model.get_output_embeddings()(hidden[:, :-1][keep]).float()
+    if logits_only:
+        hidden = model.get_decoder()(input_ids=inputs["input_ids"], **kwargs).last_hidden_state
+        logits = model.get_output_embeddings()(hidden[:, :-1][keep]).float()
+    else:
+        logits = model(input_ids=inputs["input_ids"], **kwargs).logits[:, :-1][keep].float()
     total = F.cross_entropy(logits, targets[keep], reduction="sum")
     denom = num_items_in_batch if num_items_in_batch is not None else keep.sum()
     if isinstance(denom, torch.Tensor):
         denom = denom.to(total.device)
     return total / denom
+
+
+def _mask_kwargs(inputs: dict) -> dict:
+    return {k: inputs[k] for k in ("attention_mask", "position_ids") if k in inputs}
+
+
+def member_logps(model, inputs: dict) -> torch.Tensor:
+    """log p(completion | prompt) of every member of a batch of packed groups
+    (alignsql.train.prefix): the sum over a member's labelled tokens of
+    log p(token_{t+1} | tokens_<=t), indexed by the collator's ``member`` numbering."""
+    hidden = model.get_decoder()(input_ids=inputs["input_ids"],
+                                 **_mask_kwargs(inputs)).last_hidden_state
+    targets = inputs["labels"][:, 1:]
+    keep = targets != IGNORE
+    logits = model.get_output_embeddings()(hidden[:, :-1][keep]).float()
+    token_logps = logits.log_softmax(-1).gather(-1, targets[keep][:, None]).squeeze(-1)
+    member = inputs["member"][:, 1:][keep]
+    n = int(inputs["member"].max()) + 1
+    return torch.zeros(n, device=token_logps.device).index_add(0, member, token_logps)
 
 
 def logistic_loss(t: torch.Tensor) -> torch.Tensor:

@@ -11,7 +11,14 @@ from alignsql.data.example import Example, Schema
 from alignsql.data.merge import gold_tables
 from alignsql.errors import AlignSQLError
 from alignsql.models.prompts import PromptOptions, build, completion
-from alignsql.models.schema_link import NONE, link_answer, link_user, render_link
+from alignsql.models.schema_link import (
+    NONE,
+    link_answer,
+    link_head,
+    link_user,
+    render_link,
+    shared_prefix,
+)
 from alignsql.models.slicing import Slicing
 from alignsql.train.config import SFTConfig
 
@@ -30,6 +37,9 @@ def link_records(examples: Sequence[Example], schema: Schema, slicing: Slicing, 
     carried hint and, when earlier slices held gold tables, once with them as the hint."""
     out = []
     total = len(slicing.slices)
+    # every question's prompt on a slice starts with the slice's tables: the shared prefix
+    heads = [shared_prefix(tokenizer, link_head(schema, tables, i, total))
+             for i, tables in enumerate(slicing.slices)]
     for ex in examples:
         gold = gold_tables(ex, schema)
         if not gold:
@@ -41,7 +51,8 @@ def link_records(examples: Sequence[Example], schema: Schema, slicing: Slicing, 
             hints = [[]] + ([list(carried)] if carried else [])
             for hint in hints:
                 prompt = render_link(tokenizer, link_user(ex, schema, tables, i, total, hint))
-                out.append({"prompt": prompt, "completion": answer, "id": ex.id, "slice": i})
+                out.append({"prompt": prompt, "prefix": heads[i], "completion": answer,
+                            "id": ex.id, "slice": i})
             carried.extend(t for t in tables if t in gold)
     return out
 
@@ -80,7 +91,8 @@ def sqlgen_records(examples: Sequence[Example], schema: Schema, linked: dict[str
         if prompt.over_budget:
             skipped["prompt over budget"] += 1
             continue
-        out.append({"prompt": prompt.text, "completion": completion(ex.sql), "id": ex.id})
+        out.append({"prompt": prompt.text, "prefix": prompt.prefix,
+                    "completion": completion(ex.sql), "id": ex.id})
     return out
 
 
@@ -113,7 +125,8 @@ class LRSQLConfig:
     choice; null keeps all). Most (question, slice) pairs hold no gold table, and a short run
     on all of them learns to answer "none" everywhere."""
     sqlgen_max_length: int = 768
-    """Training sequence length of the SQL-generation model."""
+    """Training sequence length of the SQL-generation model; its prompts (training and
+    inference alike) get sqlgen_max_length - 160 tokens."""
     method: str = "lora"
     """lora or full, for both stages."""
     learning_rate: float = 2e-4
@@ -121,9 +134,14 @@ class LRSQLConfig:
     max_steps: int = 60
     """Optimizer steps of each stage."""
     batch_size: int = 4
-    """Sequences per step."""
+    """Examples per step."""
     grad_accum: int = 1
     """Steps per optimizer update."""
+    group_size: int = 16
+    """Most examples sharing a prompt prefix (a slice's tables; a schema) trained as one group,
+    the prefix computed once (alignsql.train.prefix); capped by batch_size."""
+    group_max_tokens: int = 4096
+    """Most tokens of one group's packed row."""
     gradient_checkpointing: bool = True
     """Recompute activations in the backward pass: the memory budget is the point of LR-SQL,
     and on long prompts activations, not weights, dominate training memory."""
@@ -148,12 +166,21 @@ class LRSQLConfig:
         if self.reserve >= self.slice_tokens:
             raise AlignSQLError("reserve must be smaller than slice_tokens")
 
+    @property
+    def sqlgen_prompt_tokens(self) -> int:
+        """The SQL generator's prompt budget, at training and at inference."""
+        return self.sqlgen_max_length - 160
+
     def stage(self, stage: str, max_length: int) -> SFTConfig:
         """The SFT settings of one stage (its own run directory under this run)."""
         return SFTConfig(name=f"{self.name}/{stage}", output_dir=self.output_dir, model=self.model,
                          train=[], method=self.method, learning_rate=self.learning_rate,
                          max_steps=self.max_steps, batch_size=self.batch_size,
                          grad_accum=self.grad_accum, dtype=self.dtype, device=self.device,
+                         group_size=self.group_size,
+                         group_max_tokens=max(self.group_max_tokens, max_length),
+                         max_prompt_tokens=self.sqlgen_prompt_tokens if stage == "sqlgen"
+                         else None,
                          gradient_checkpointing=self.gradient_checkpointing,
                          release_memory=self.release_memory,
                          seed=self.seed, max_length=max_length, sample_values=0,

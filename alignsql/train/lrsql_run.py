@@ -26,7 +26,7 @@ from alignsql.models.slicing import Slicing, slice_schema
 from alignsql.paths import home
 from alignsql.train import sft
 from alignsql.train.checkpoint import run_dir, save_config, save_merged, write_json
-from alignsql.train.data import TrainingData
+from alignsql.train.data import TrainingData, tokenize
 from alignsql.train.lrsql import (
     LRSQLConfig,
     balance_none,
@@ -48,19 +48,6 @@ def prepare(cfg: LRSQLConfig, ds: Dataset | None, tokenizer):
     return merged, train_q, test_q, slicing
 
 
-def fitting(records: list[dict], tokenizer, max_length: int, skipped: Counter,
-            stage: str) -> list[dict]:
-    """Records whose prompt + completion + EOS fit ``max_length`` (the rest are counted: a
-    truncated record would lose its answer)."""
-    count = lambda s: len(tokenizer(s, add_special_tokens=False)["input_ids"])
-    keep = [r for r in records if count(r["prompt"] + r["completion"]) + 1 <= max_length]
-    skipped[f"{stage}: sample longer than {max_length} tokens"] += len(records) - len(keep)
-    if not keep:
-        raise AlignSQLError(f"no {stage} sample fits {max_length} tokens: raise slice_tokens "
-                            f"or reserve")
-    return keep
-
-
 def train_stage(cfg: LRSQLConfig, stage: str, records: list[dict], max_length: int,
                 resume: bool) -> Path:
     """One SFT stage on ready-made records; returns its merged model."""
@@ -75,7 +62,7 @@ def train_stage(cfg: LRSQLConfig, stage: str, records: list[dict], max_length: i
     trainer, result, _ = sft.fit(scfg, out, lm, data, resume)
     write_json(out / "summary.json", {"steps": result.global_step, "n_records": len(records),
                                       "train_loss": result.training_loss})
-    return save_merged(trainer.model, lm.tokenizer, out, {"sample_values": 0})
+    return save_merged(trainer.model, lm.tokenizer, out, sft.prompt_settings(scfg))
 
 
 def _generator(model: Path, cfg: LRSQLConfig, max_new_tokens: int) -> tuple[Callable, object]:
@@ -84,7 +71,7 @@ def _generator(model: Path, cfg: LRSQLConfig, max_new_tokens: int) -> tuple[Call
     lm = load(str(model), dtype=cfg.dtype, device=cfg.device)
     opts = GenOptions(max_new_tokens=max_new_tokens)
 
-    def gen(prompts: list[str], prefix: str | None = None) -> list[str]:
+    def gen(prompts: list[str], prefix: str | list[str] | None = None) -> list[str]:
         return [g[0].text for g in generate(lm, prompts, opts, prefix=prefix,
                                             slots=cfg.gen_batch_size)]
     return gen, lm.tokenizer
@@ -119,10 +106,11 @@ def linked_training_set(out: Path, link_model: Path, train_q, merged: Merged, sl
 def generate_sql(model: Path, examples, merged: Merged, linked: dict[str, list[str]],
                  cfg: LRSQLConfig) -> dict[str, str]:
     gen, tok = _generator(model, cfg, max_new_tokens=160)
-    opts = PromptOptions(sample_values=0, max_prompt_tokens=cfg.sqlgen_max_length)
-    prompts = [build(ex, sub_schema(merged.schema, linked.get(ex.id) or []), tok, opts).text
+    opts = PromptOptions(sample_values=0, max_prompt_tokens=cfg.sqlgen_prompt_tokens)
+    prompts = [build(ex, sub_schema(merged.schema, linked.get(ex.id) or []), tok, opts)
                for ex in examples]
-    return {ex.id: extract_sql(reply) for ex, reply in zip(examples, gen(prompts))}
+    replies = gen([p.text for p in prompts], [p.prefix for p in prompts])
+    return {ex.id: extract_sql(reply) for ex, reply in zip(examples, replies)}
 
 
 def _score(test_q, merged: Merged, preds: dict[str, str], tables: dict[str, list[str]],
@@ -200,16 +188,21 @@ def run(cfg: LRSQLConfig, resume: bool = False, ds: Dataset | None = None,
     log(f"{len(merged.schema.tables)} tables in {len(slicing.slices)} slices; "
         f"{len(train_q)} training and {len(test_q)} test questions")
     skipped: Counter = Counter(merged.skipped)
-    links = fitting(link_records(train_q, merged.schema, slicing, tok, skipped),
-                    tok, cfg.slice_tokens, skipped, "link")
+    links = tokenize(link_records(train_q, merged.schema, slicing, tok, skipped),
+                     tok, cfg.slice_tokens, skipped, "link")
+    if not links:
+        raise AlignSQLError(f"no link sample fits {cfg.slice_tokens} tokens: raise slice_tokens "
+                            f"or reserve")
     links, left_out = balance_none(links, cfg.none_per_positive, cfg.seed)
     skipped[f"link: 'none' samples left out (none_per_positive={cfg.none_per_positive})"] += left_out
     link_model = train_stage(cfg, "link", links, cfg.slice_tokens, resume)
     linked_train = linked_training_set(out, link_model, train_q, merged, slicing, cfg, log)
     sqlgen = sqlgen_records(train_q, merged.schema, linked_train, tok,
-                            PromptOptions(sample_values=0, max_prompt_tokens=cfg.sqlgen_max_length - 160),
-                            skipped)
-    sqlgen = fitting(sqlgen, tok, cfg.sqlgen_max_length, skipped, "sqlgen")
+                            PromptOptions(sample_values=0,
+                                          max_prompt_tokens=cfg.sqlgen_prompt_tokens), skipped)
+    sqlgen = tokenize(sqlgen, tok, cfg.sqlgen_max_length, skipped, "sqlgen")
+    if not sqlgen:
+        raise AlignSQLError(f"no sqlgen sample fits {cfg.sqlgen_max_length} tokens")
     gen_model = train_stage(cfg, "sqlgen", sqlgen, cfg.sqlgen_max_length, resume)
     on_test = link(link_model, test_q, merged, slicing, cfg, log)
     linked_test = {ex.id: r.tables for ex, r in zip(test_q, on_test)}

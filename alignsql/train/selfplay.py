@@ -24,8 +24,7 @@ from typing import Callable
 from alignsql.errors import AlignSQLError
 from alignsql.train.callbacks import MetricsCallback, peak_rss_mb
 from alignsql.train.checkpoint import last_checkpoint, run_dir, save_config, save_merged, write_json
-from alignsql.train.config import SelfPlayConfig, SFTConfig
-from alignsql.train.losses import error_driven_loss, sequence_logps
+from alignsql.train.config import SelfPlayConfig, SFTConfig, default_prompt_budget
 
 
 def val_ex(cfg: SelfPlayConfig, model: str, out: Path) -> float:
@@ -67,7 +66,9 @@ def training_questions(cfg: SelfPlayConfig, tokenizer, skipped: Counter) -> list
         if db is None:
             skipped["no database"] += 1
             continue
-        recs, _ = records([(ex, ds)], tokenizer, cfg.max_length, cfg.sample_values, skipped)
+        # the SFT default prompt budget, as the pool's models were trained
+        recs, _ = records([(ex, ds)], tokenizer, default_prompt_budget(cfg.max_length),
+                          cfg.sample_values, skipped)
         out += [{**r, "gold": ex.sql, "db": str(db)} for r in recs]
     return out
 
@@ -127,124 +128,104 @@ def sample_opponent(cfg: SelfPlayConfig, opponent: str, questions: list[dict],
 
     lm = load(opponent, cfg.dtype, cfg.device)
     opts = GenOptions(cfg.max_new_tokens, cfg.k, cfg.temperature, seed=cfg.seed + iteration - 1)
-    reqs = [Request(i, q["prompt"]) for i, q in enumerate(questions)]
+    reqs = [Request(i, q["prompt"], q["prefix"]) for i, q in enumerate(questions)]
     out: list[list[str]] = [[] for _ in questions]
     for i, gens in stream(lm, reqs, opts, slots=8):
         out[i] = [extract_sql(g.text) for g in gens]
     return out
 
 
-def trainer_classes():
-    """TRL's DPOTrainer with the error-driven loss: a ``wrong`` column (R) rides along in the
-    batch, the opponent's log-probabilities come precomputed as the reference columns."""
-    import torch
-    from trl import DPOTrainer
-    from trl.trainer.dpo_trainer import DataCollatorForPreference
-
-    class Collator(DataCollatorForPreference):
-        def torch_call(self, examples):
-            out = super().torch_call(examples)
-            out["wrong"] = torch.tensor([float(e["wrong"]) for e in examples])
-            return out
-
-    class SelfPlayTrainer(DPOTrainer):
-        def _set_signature_columns_if_needed(self):
-            super()._set_signature_columns_if_needed()
-            if "wrong" not in self._signature_columns:
-                self._signature_columns.append("wrong")
-
-        def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
-            logps = sequence_logps(model, inputs["input_ids"], inputs["attention_mask"],
-                                   inputs["completion_mask"])
-            main_gold, main_gen = logps.chunk(2)
-            loss = error_driven_loss(main_gold, inputs["ref_chosen_logps"], main_gen,
-                                     inputs["ref_rejected_logps"], inputs["wrong"], self.beta)
-            return (loss, {"logits": logps}) if return_outputs else loss
-    return SelfPlayTrainer, Collator
-
-
-def opponent_logps(trainer, opponent) -> None:
-    """Add ref_chosen_logps / ref_rejected_logps (the frozen opponent's log-probabilities) to
-    the trainer's tokenised dataset, batch by batch through the trainer's own collator."""
-    import torch
-
-    ds = trainer.train_dataset
-    collate = trainer.data_collator
-    chosen, rejected = [], []
-    with torch.inference_mode():
-        for start in range(0, len(ds), 4):
-            batch = collate([ds[i] for i in range(start, min(start + 4, len(ds)))])
-            lp = sequence_logps(opponent, batch["input_ids"].to(opponent.device),
-                                batch["attention_mask"].to(opponent.device),
-                                batch["completion_mask"].to(opponent.device))
-            c, r = lp.float().cpu().chunk(2)
-            chosen += c.tolist()
-            rejected += r.tolist()
-    trainer.train_dataset = ds.add_column("ref_chosen_logps", chosen).add_column(
-        "ref_rejected_logps", rejected)
-
-
-def _dpo_args(cfg: SelfPlayConfig, folder: Path, device: str):
-    from trl import DPOConfig
-    return DPOConfig(
+def _args(cfg: SelfPlayConfig, folder: Path, device: str):
+    from transformers import TrainingArguments
+    return TrainingArguments(
         output_dir=str(folder / "checkpoints"), max_steps=cfg.max_steps,
-        per_device_train_batch_size=cfg.batch_size, gradient_accumulation_steps=cfg.grad_accum,
+        per_device_train_batch_size=1, gradient_accumulation_steps=cfg.grad_accum,
         learning_rate=cfg.learning_rate, lr_scheduler_type="cosine", warmup_steps=0.1,
         logging_steps=cfg.logging_steps, save_steps=cfg.save_steps, save_total_limit=2,
         bf16=cfg.dtype == "bf16", seed=cfg.seed, data_seed=cfg.seed, report_to=[],
-        max_length=cfg.max_length, beta=cfg.lam, precompute_ref_log_probs=False,
-        use_cpu=device == "cpu", dataloader_num_workers=0, disable_tqdm=True,
-        include_num_input_tokens_seen="non_padding")
+        remove_unused_columns=False, use_cpu=device == "cpu", dataloader_num_workers=0,
+        disable_tqdm=True, include_num_input_tokens_seen="all")
+
+
+def load_pairs(cfg: SelfPlayConfig, it: int, opponent: str, folder: Path, counts: Counter,
+               log) -> list[dict]:
+    """The iteration's judged pairs (kept in pairs.jsonl: sampling is the slow part)."""
+    from alignsql.models.loading import load_tokenizer
+
+    pairs_file = folder / "pairs.jsonl"
+    if pairs_file.exists():
+        counts.update(json.loads((folder / "counts.json").read_text()))
+        return [json.loads(x) for x in pairs_file.read_text().splitlines()]
+    # the prompts need only the tokenizer: the model is loaded once, for sampling
+    questions = training_questions(cfg, load_tokenizer(opponent), counts)
+    log(f"iteration {it}: {opponent} samples {cfg.k} SQL for {len(questions)} questions")
+    pairs = build_pairs(cfg, questions, sample_opponent(cfg, opponent, questions, it), counts)
+    random.Random(f"{cfg.seed}:{it}").shuffle(pairs)
+    pairs_file.write_text("".join(json.dumps(p) + "\n" for p in pairs))
+    write_json(folder / "counts.json", dict(counts))
+    return pairs
+
+
+def build_trainer(cfg: SelfPlayConfig, pairs: list[dict], main: str, opponent: str,
+                  folder: Path, it: int):
+    """Main (LoRA or full) against the frozen opponent, one prefix-shared row per question;
+    the opponent's log-probabilities are computed once and it is freed."""
+    from datasets import Dataset as HFDataset
+    from peft import LoraConfig, get_peft_model
+
+    from alignsql.models.loading import load
+    from alignsql.train.preference import (
+        PreferenceCollator,
+        question_groups,
+        steps,
+        tokenize_group,
+        trainer_class,
+        with_opponent_logps,
+    )
+
+    model = load(main, dtype="fp32", device=cfg.device)
+    groups = question_groups(pairs)
+    random.Random(f"{cfg.seed}:{it}:groups").shuffle(groups)
+    collator = PreferenceCollator(model.tokenizer.pad_token_id, True,
+                                  getattr(model.model.config, "_attn_implementation", "sdpa"))
+    items = steps([tokenize_group(g, model.tokenizer) for g in groups], cfg.batch_size)
+    opp = load(opponent, dtype="fp32", device=cfg.device)
+    items = with_opponent_logps(items, opp.model, collator, bf16=cfg.dtype == "bf16")
+    del opp
+    net = model.model
+    if cfg.method == "lora":
+        net = get_peft_model(net, LoraConfig(r=cfg.lora_r, lora_alpha=cfg.lora_alpha,
+                                             target_modules="all-linear", task_type="CAUSAL_LM"))
+    trainer = trainer_class()(model=net, args=_args(cfg, folder, model.device),
+                              train_dataset=HFDataset.from_list(items), data_collator=collator,
+                              processing_class=model.tokenizer,
+                              callbacks=[MetricsCallback(folder / "metrics.jsonl")])
+    trainer.lam = cfg.lam
+    trainer.model_accepts_loss_kwargs = False  # a mean over pairs: divide over accumulation
+    return trainer, model.tokenizer, len(groups)
 
 
 def iteration(cfg: SelfPlayConfig, it: int, main: str, opponent: str, out: Path,
               resume: bool, log) -> dict:
     """One round: sample, judge, train main against the frozen opponent, merge."""
-    from datasets import Dataset as HFDataset
-    from peft import LoraConfig
-
-    from alignsql.models.loading import load, load_tokenizer
-
     folder = out / f"iter{it}"
     folder.mkdir(parents=True, exist_ok=True)
     counts: Counter = Counter()
-    pairs_file = folder / "pairs.jsonl"
-    if pairs_file.exists():
-        pairs = [json.loads(x) for x in pairs_file.read_text().splitlines()]
-        counts.update(json.loads((folder / "counts.json").read_text()))
-    else:
-        # the prompts need only the tokenizer: the model is loaded once, for sampling
-        questions = training_questions(cfg, load_tokenizer(opponent), counts)
-        log(f"iteration {it}: {opponent} samples {cfg.k} SQL for {len(questions)} questions")
-        pairs = build_pairs(cfg, questions, sample_opponent(cfg, opponent, questions, it), counts)
-        random.Random(f"{cfg.seed}:{it}").shuffle(pairs)
-        pairs_file.write_text("".join(json.dumps(p) + "\n" for p in pairs))
-        write_json(folder / "counts.json", dict(counts))
+    pairs = load_pairs(cfg, it, opponent, folder, counts, log)
     if not pairs:  # nothing to learn from: the caller stops (or fails on iteration 1)
         return {"iteration": it, "main": main, "opponent": opponent, "n_pairs": 0,
                 "counts": dict(counts), "merged": None}
-    model = load(main, dtype="fp32", device=cfg.device)
-    opp = load(opponent, dtype="fp32", device=cfg.device).model
-    model.tokenizer.padding_side = "right"
-    trainer_cls, collator_cls = trainer_classes()
-    peft = (LoraConfig(r=cfg.lora_r, lora_alpha=cfg.lora_alpha, target_modules="all-linear",
-                       task_type="CAUSAL_LM") if cfg.method == "lora" else None)
-    trainer = trainer_cls(model=model.model, ref_model=opp, args=_dpo_args(cfg, folder, model.device),
-                          train_dataset=HFDataset.from_list(pairs), processing_class=model.tokenizer,
-                          data_collator=collator_cls(pad_token_id=model.tokenizer.pad_token_id,
-                                                     max_length=cfg.max_length),
-                          peft_config=peft, callbacks=[MetricsCallback(folder / "metrics.jsonl")])
-    opponent_logps(trainer, opp)
-    trainer.ref_model = None  # its log-probabilities are in the dataset now
-    del opp
+    trainer, tokenizer, n_questions = build_trainer(cfg, pairs, main, opponent, folder, it)
     checkpoint = last_checkpoint(folder) if resume else None
     result = trainer.train(resume_from_checkpoint=checkpoint)
-    merged = save_merged(trainer.model, model.tokenizer, folder,
-                         {"sample_values": cfg.sample_values})
+    merged = save_merged(trainer.model, tokenizer, folder,
+                         {"sample_values": cfg.sample_values,
+                          "max_prompt_tokens": default_prompt_budget(cfg.max_length)})
     return {"iteration": it, "main": main, "opponent": opponent, "n_pairs": len(pairs),
-            "counts": dict(counts), "train_loss": result.training_loss,
-            "steps": result.global_step, "peak_rss_mb": peak_rss_mb(),
-            "train_runtime_s": result.metrics.get("train_runtime"), "merged": str(merged)}
+            "n_questions": n_questions, "counts": dict(counts),
+            "train_loss": result.training_loss, "steps": result.global_step,
+            "peak_rss_mb": peak_rss_mb(), "train_runtime_s": result.metrics.get("train_runtime"),
+            "merged": str(merged)}
 
 
 def train(cfg: SelfPlayConfig, resume: bool = False,

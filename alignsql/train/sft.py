@@ -15,23 +15,30 @@ from alignsql.train.config import SFTConfig
 from alignsql.train.data import TrainingData, build_training_data
 from alignsql.train.losses import completion_loss
 from alignsql.train.memory import pin_mmap_threshold
+from alignsql.train.prefix import (
+    GroupCollator,
+    batch_item,
+    make_batches,
+    make_groups,
+    sharing_stats,
+)
 
 
 def _trl_args(cfg: SFTConfig, out: Path, has_val: bool, device: str):
     from trl import SFTConfig as TRLConfig
 
+    # one dataset item is one device step, made by alignsql.train.prefix.make_batches
     return TRLConfig(
         output_dir=str(out / "checkpoints"), num_train_epochs=cfg.epochs, max_steps=cfg.max_steps,
-        per_device_train_batch_size=cfg.batch_size, per_device_eval_batch_size=cfg.batch_size,
+        per_device_train_batch_size=1, per_device_eval_batch_size=1,
         gradient_accumulation_steps=cfg.grad_accum, learning_rate=cfg.learning_rate,
         lr_scheduler_type="cosine", warmup_steps=cfg.warmup_ratio, weight_decay=cfg.weight_decay,
-        logging_steps=cfg.logging_steps, save_steps=cfg.save_steps, save_total_limit=2,
-        eval_strategy="steps" if has_val else "no", eval_steps=cfg.eval_steps,
+        optim=cfg.optimizer, logging_steps=cfg.logging_steps, save_steps=cfg.save_steps,
+        save_total_limit=2, eval_strategy="steps" if has_val else "no", eval_steps=cfg.eval_steps,
         bf16=cfg.dtype == "bf16", seed=cfg.seed, data_seed=cfg.seed, report_to=[],
-        max_length=cfg.max_length, completion_only_loss=True, packing=cfg.packing,
-        train_sampling_strategy="group_by_length" if cfg.group_by_length and not cfg.packing
-        else "random",
-        activation_checkpointing=cfg.gradient_checkpointing, include_num_input_tokens_seen="non_padding",
+        dataset_kwargs={"skip_prepare_dataset": True}, remove_unused_columns=False,
+        prediction_loss_only=True, train_sampling_strategy="random",
+        activation_checkpointing=cfg.gradient_checkpointing, include_num_input_tokens_seen="all",
         use_cpu=device == "cpu", dataloader_num_workers=0, disable_tqdm=True,
         save_only_model=False)
 
@@ -58,30 +65,44 @@ def setup(cfg: SFTConfig, resume: bool):
 
 
 def trainer_class(logits_only: bool):
-    """TRL's SFTTrainer, with ``completion_loss`` when only target positions need logits."""
+    """TRL's SFTTrainer on ready-made steps of packed groups (alignsql.train.prefix): the loss
+    is ``completion_loss`` and tokens seen count real tokens, not the 4-D mask's cells."""
     from trl import SFTTrainer
 
-    if not logits_only:
-        return SFTTrainer
-
-    class CompletionLossTrainer(SFTTrainer):
+    class GroupedTrainer(SFTTrainer):
         def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
-            if return_outputs:  # evaluation wants the logits: the standard path
-                return super().compute_loss(model, inputs, True, num_items_in_batch)
-            return completion_loss(model, inputs, num_items_in_batch)
-    return CompletionLossTrainer
+            inputs = {k: v for k, v in inputs.items() if k != "n_tokens"}
+            loss = completion_loss(model, inputs, num_items_in_batch, logits_only)
+            return (loss, {"loss": loss}) if return_outputs else loss
+
+        def _track_num_input_tokens(self, inputs):
+            seen = self.accelerator.gather(inputs["n_tokens"].reshape(1)).sum()
+            self.state.num_input_tokens_seen += int(seen)
+    return GroupedTrainer
+
+
+def steps_dataset(cfg: SFTConfig, recs: list[dict], seed: int):
+    """The device steps of ``recs`` as a dataset (one item per step), and sharing stats."""
+    from datasets import Dataset as HFDataset
+
+    size = min(cfg.group_size, cfg.batch_size)
+    groups = make_groups(recs, size, cfg.group_max_tokens, seed)
+    batches = make_batches(recs, groups, cfg.batch_size, cfg.group_by_length, seed)
+    return HFDataset.from_list([batch_item(recs, b) for b in batches]), sharing_stats(recs, groups)
 
 
 def fit(cfg: SFTConfig, out: Path, lm, data: TrainingData, resume: bool):
-    from datasets import Dataset as HFDataset
-
-    lm.tokenizer.padding_side = "right"  # training pads on the right; generation on the left
     if cfg.release_memory and lm.device == "cpu":
         pin_mmap_threshold()
+    train_set, stats = steps_dataset(cfg, data.train, cfg.seed)
+    val_set = steps_dataset(cfg, data.val, cfg.seed)[0] if data.val else None
+    write_json(out / "groups.json", {**stats, "steps_per_epoch": len(train_set),
+                                     "share_prefix": cfg.share_prefix})
+    collator = GroupCollator(lm.tokenizer.pad_token_id, cfg.share_prefix,
+                             getattr(lm.model.config, "_attn_implementation", "sdpa"))
     trainer = trainer_class(cfg.loss_logits_only)(
         model=lm.model, args=_trl_args(cfg, out, bool(data.val), lm.device),
-        train_dataset=HFDataset.from_list(data.train),
-        eval_dataset=HFDataset.from_list(data.val) if data.val else None,
+        train_dataset=train_set, eval_dataset=val_set, data_collator=collator,
         processing_class=lm.tokenizer, peft_config=_peft_config(cfg),
         callbacks=[MetricsCallback(out / "metrics.jsonl")])
     checkpoint = last_checkpoint(out) if resume else None
@@ -89,8 +110,8 @@ def fit(cfg: SFTConfig, out: Path, lm, data: TrainingData, resume: bool):
         result = trainer.train(resume_from_checkpoint=checkpoint)
     except (RuntimeError, MemoryError) as exc:
         if isinstance(exc, MemoryError) or "out of memory" in str(exc).lower():
-            raise AlignSQLError("out of memory: lower batch_size or max_length, or set "
-                                "gradient_checkpointing=true") from None
+            raise AlignSQLError("out of memory: lower batch_size, group_max_tokens or "
+                                "max_length, or set gradient_checkpointing=true") from None
         raise
     return trainer, result, checkpoint
 
@@ -99,7 +120,12 @@ def save(cfg: SFTConfig, out: Path, trainer, lm) -> Path | None:
     trainer.save_model(str(out / ("adapter" if cfg.method == "lora" else "model")))
     if not cfg.merge:
         return None
-    return save_merged(trainer.model, lm.tokenizer, out, {"sample_values": cfg.sample_values})
+    return save_merged(trainer.model, lm.tokenizer, out, prompt_settings(cfg))
+
+
+def prompt_settings(cfg: SFTConfig) -> dict:
+    """What inference needs to render prompts exactly as in training (prompt.json)."""
+    return {"sample_values": cfg.sample_values, "max_prompt_tokens": cfg.prompt_budget}
 
 
 def evaluate_target(cfg: SFTConfig, model: str, folder: Path) -> dict:
@@ -109,7 +135,8 @@ def evaluate_target(cfg: SFTConfig, model: str, folder: Path) -> dict:
 
     pcfg = PredictConfig(model=model, dataset=cfg.eval, sample=cfg.eval_limit, with_db=True,
                          seed=cfg.seed, batch_size=cfg.eval_batch_size, device=cfg.device,
-                         sample_values=cfg.sample_values, out=str(folder / "preds.jsonl"),
+                         sample_values=cfg.sample_values, max_prompt_tokens=cfg.prompt_budget,
+                         out=str(folder / "preds.jsonl"),
                          data_root=cfg.data_root)
     stats = run_predict(pcfg)
     _, summary = run_eval(EvalConfig(dataset=cfg.eval, preds=pcfg.out, only_predicted=True,

@@ -89,9 +89,16 @@ def _train_file(tmp_path: Path, db: Path) -> str:
 
 
 def test_one_iteration_moves_gold_up_and_wrong_down(tmp_path, db, tiny_model_dir) -> None:
-    from alignsql.train.losses import sequence_logps
-    from alignsql.train.selfplay import train, trainer_classes
     from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from alignsql.train.losses import member_logps
+    from alignsql.train.preference import (
+        PreferenceCollator,
+        question_groups,
+        steps,
+        tokenize_group,
+    )
+    from alignsql.train.selfplay import train
 
     spec = _train_file(tmp_path, db)
     cfg = SelfPlayConfig(name="sp", output_dir=str(tmp_path / "runs"), pool=[str(tiny_model_dir)],
@@ -114,22 +121,16 @@ def test_one_iteration_moves_gold_up_and_wrong_down(tmp_path, db, tiny_model_dir
     # samples' falls, relative to the frozen opponent (the starting model)
     pairs = [json.loads(x) for x in (run / "iter1" / "pairs.jsonl").read_text().splitlines()]
     tok = AutoTokenizer.from_pretrained(tiny_model_dir)
-    trainer_cls, collator_cls = trainer_classes()
-    batch = collator_cls(pad_token_id=tok.pad_token_id)([_tokenised(tok, p) for p in pairs])
+    groups = question_groups(pairs)
+    items = steps([tokenize_group(g, tok) for g in groups], len(groups))
+    batch = PreferenceCollator(tok.pad_token_id)(items)
     logps = {}
     for name, path in (("before", tiny_model_dir), ("after", it["merged"])):
         m = AutoModelForCausalLM.from_pretrained(path).eval()
         with torch.no_grad():
-            logps[name] = sequence_logps(m, batch["input_ids"], batch["attention_mask"],
-                                         batch["completion_mask"]).chunk(2)
-    wrong = torch.tensor([p["wrong"] for p in pairs]).bool()
+            lp = member_logps(m, batch)
+        logps[name] = (lp[batch["gold_index"]], lp[batch["gen_index"]])
+    wrong = batch["wrong"].bool()
+    assert wrong.any()
     assert (logps["after"][0] - logps["before"][0]).mean() > 0
     assert (logps["after"][1] - logps["before"][1])[wrong].mean() < 0
-
-
-def _tokenised(tok, pair: dict) -> dict:
-    p = tok(pair["prompt"], add_special_tokens=False)["input_ids"]
-    return {"prompt_ids": p, "wrong": pair["wrong"],
-            "chosen_ids": tok(pair["chosen"] + tok.eos_token, add_special_tokens=False)["input_ids"],
-            "rejected_ids": tok(pair["rejected"] + tok.eos_token,
-                                add_special_tokens=False)["input_ids"]}

@@ -22,7 +22,7 @@ def _data(tmp_path: Path, n: int = 24) -> str:
 
 def _cfg(tmp_path: Path, tiny: Path, **kw) -> SFTConfig:
     base = dict(name="t", output_dir=str(tmp_path / "runs"), model=str(tiny),
-                train=[_data(tmp_path)], max_length=128, batch_size=4, max_steps=4,
+                train=[_data(tmp_path)], max_length=256, batch_size=4, max_steps=4,
                 logging_steps=1, save_steps=2, eval_steps=2, dtype="fp32", device="cpu",
                 learning_rate=1e-2, val_fraction=0.1, group_by_length=False)
     base.update(kw)
@@ -60,11 +60,14 @@ def test_lora_changes_only_adapters_and_masks_prompt(tmp_path, tiny_model_dir) -
                 assert p.abs().sum() > 0, name  # B starts at zero: non-zero means it trained
         elif clean in base:
             assert torch.equal(p.detach(), base[clean]), name
-    # only SQL tokens (and EOS) carry loss
-    batch = trainer.data_collator([trainer.train_dataset[0]])
+    # only SQL tokens (and EOS) carry loss: each member's completion, once
+    item = trainer.train_dataset[0]
+    batch = trainer.data_collator([item])
     labels = batch["labels"][0]
-    target = lm.tokenizer.decode(labels[labels != -100])
-    assert target == data.train[0]["completion"] + lm.tokenizer.eos_token
+    eos = lm.tokenizer.eos_token
+    pieces = lm.tokenizer.decode(labels[labels != -100]).split(eos)
+    assert pieces[-1] == "" and len(pieces) - 1 == item["n_examples"] == 4
+    assert set(pieces[:-1]) <= {r["completion"] for r in data.train}
     rows = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
     assert any(r["loss"] is not None for r in rows) and any(r["eval_loss"] is not None for r in rows)
     assert all(r["tokens_per_s"] is not None for r in rows if r["loss"] is not None)
