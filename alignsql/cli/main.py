@@ -8,13 +8,24 @@ from alignsql.errors import AlignSQLError
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from alignsql.cli import align, data, demo, evaluate, lrsql, models, synth, template, train
+    from alignsql.cli import (
+        align,
+        data,
+        demo,
+        evaluate,
+        lrsql,
+        models,
+        serve,
+        synth,
+        template,
+        train,
+    )
 
     parser = argparse.ArgumentParser(
         prog="alignsql", description="Measure dataset alignment, adapt LLMs to text-to-SQL, "
                                      "and evaluate by execution.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for module in (data, template, align, models, synth, train, lrsql, evaluate, demo):
+    for module in (data, template, align, models, synth, train, lrsql, evaluate, serve, demo):
         module.register(sub)
     return parser
 

@@ -72,7 +72,12 @@ def parse_spec(spec: str) -> tuple[str, str]:
 
 
 def load(spec: str, root: str | Path | None = None) -> Dataset:
-    """Load a dataset by spec. ``file:`` paths need no data root."""
+    """Load a dataset by spec. ``file:`` paths need no data root; ``@steer`` / ``@test``
+    (alignsql.data.splits) take one part of it."""
+    from alignsql.data import splits
+    base, part = splits.split_part(spec)
+    if part:
+        return splits.take(load(base, root), part)
     name, split = parse_spec(spec)
     if name == "file":
         path = Path(split)
@@ -89,7 +94,8 @@ def load(spec: str, root: str | Path | None = None) -> Dataset:
 
 def files(spec: str, root: str | Path | None = None) -> list[Path]:
     """The files a spec reads, without loading it."""
-    name, split = parse_spec(spec)
+    from alignsql.data import splits
+    name, split = parse_spec(splits.split_part(spec)[0])
     if name == "file":
         return [Path(split)]
     return DATASETS[name].files(data_root(root), split)

@@ -55,3 +55,51 @@ def write_reports(results: Sequence[ExampleResult], summary: Summary, dataset: s
                   out: Path) -> None:
     (out / "report.md").write_text(markdown(summary, dataset))
     (out / "report.html").write_text(html(results, summary, dataset))
+
+
+def _ci(result: dict) -> str:
+    lo, hi = result["ci"]
+    return f"{result['diff']:+.3f} [{lo:+.3f}, {hi:+.3f}]"
+
+
+def compare_markdown(result: dict) -> str:
+    lines = [f"# Paired comparison on {result['dataset']}", "",
+             f"- A: `{result['a']}`: EX **{result['ex_a']:.3f}**",
+             f"- B: `{result['b']}`: EX **{result['ex_b']:.3f}**",
+             f"- B - A: **{_ci(result)}** (paired bootstrap 95%, {result['n_boot']} resamples); "
+             f"exact McNemar p = {result['p_value']:.4g}; {result['n']} questions scored in both; "
+             f"A only right {result['a_only']}, B only right {result['b_only']}.", "",
+             "| hardness | n | EX A | EX B |", "|---|---|---|---|"]
+    lines += [f"| {k} | {v['n']} | {v['ex_a']:.3f} | {v['ex_b']:.3f} |"
+              for k, v in result["by_hardness"].items()]
+    for key, title in (("b_right_a_wrong", "B right, A wrong"), ("a_right_b_wrong",
+                                                                 "A right, B wrong")):
+        lines += ["", f"## {title} ({len(result[key])})", ""]
+        lines += [f"- `{r['id']}` {r['question']}: A `{r['sql_a']}` / B `{r['sql_b']}`"
+                  for r in result[key][:50]]
+    return "\n".join(lines) + "\n"
+
+
+def compare_html(result: dict) -> str:
+    body = [H.cards([("EX A", result["ex_a"]), ("EX B", result["ex_b"]),
+                     ("B - A", result["diff"]), ("95% CI low", result["ci"][0]),
+                     ("95% CI high", result["ci"][1]), ("McNemar p", result["p_value"]),
+                     ("questions", result["n"])]),
+            f"<p class='note'>A = {H.escape(result['a'])}; B = {H.escape(result['b'])}; "
+            f"paired bootstrap over questions ({result['n_boot']} resamples); exact McNemar "
+            f"test on the {result['a_only'] + result['b_only']} discordant questions.</p>"]
+    bars = []
+    for level, v in result["by_hardness"].items():
+        bars += [(f"{level} A (n={v['n']})", v["ex_a"], v["ex_a"], v["ex_a"]),
+                 (f"{level} B (n={v['n']})", v["ex_b"], v["ex_b"], v["ex_b"])]
+    if bars:
+        body += ["<h2>EX by hardness, side by side</h2>", H.interval_bars(bars)]
+    for key, title in (("b_right_a_wrong", "B right, A wrong"), ("a_right_b_wrong",
+                                                                 "A right, B wrong")):
+        rows = [[r["id"], r["question"], r["sql_a"] or "", r["sql_b"] or "", r["gold"],
+                 r.get("rows_a", ""), r.get("rows_b", ""), r.get("gold_rows", "")]
+                for r in result[key][:50]]
+        body += [f"<h2>{title} ({len(result[key])})</h2>",
+                 H.table(["id", "question", "SQL A", "SQL B", "gold", "rows A", "rows B",
+                          "gold rows"], rows)]
+    return H.page(f"Paired comparison: {result['dataset']}", "".join(body))

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from alignsql import config
@@ -39,11 +39,21 @@ class EvalConfig:
     """Data folder (default: $ALIGNSQL_DATA, else ../shared/data)."""
     out: str | None = None
     """Folder for results.jsonl, summary.json, report.md, report.html and config.yaml; an
-    existing results.jsonl is resumed."""
+    existing results.jsonl is resumed. With --compare: compare.json, compare.md, compare.html."""
+    compare: list[str] = field(default_factory=list)
+    """Two systems to compare on the same questions, paired (give it twice: A, then B): each
+    a predictions file or an eval's results.jsonl. Prints EX of each, B - A with a paired
+    bootstrap 95% interval, the exact McNemar p-value and the flipped questions."""
+    n_boot: int = 10_000
+    """Bootstrap resamples of the paired interval (--compare)."""
+    seed: int = 0
+    """Seed of the bootstrap (--compare)."""
 
     def __post_init__(self) -> None:
-        if self.timeout <= 0:
+        if not self.timeout > 0:  # also refuses NaN
             raise AlignSQLError("timeout must be positive")
+        if self.n_boot < 1:
+            raise AlignSQLError("n_boot must be at least 1")
 
 
 def run_eval(cfg: EvalConfig, progress: bool = False) -> tuple[list[ExampleResult], Summary]:

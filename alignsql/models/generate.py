@@ -7,7 +7,7 @@ batch and the next prompt takes its slot (see ``batcher``).
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Hashable, Iterable, Iterator
+from collections.abc import Callable, Hashable, Iterable, Iterator
 from dataclasses import dataclass
 
 from alignsql.models.batcher import (
@@ -78,9 +78,13 @@ def _pick(logits, opts: GenOptions, rng):
 
 
 def stream(lm: LoadedModel, requests: Iterable[Request], opts: GenOptions, slots: int = 8,
-           prefixes: PrefixCache | None = None) -> Iterator[tuple[Hashable, list[Generation]]]:
+           prefixes: PrefixCache | None = None,
+           incoming: Callable[[], list[Request]] | None = None
+           ) -> Iterator[tuple[Hashable, list[Generation]]]:
     """(key, ``opts.num_samples`` generations) per request, as each finishes; at most
-    ``slots`` rows decode together (a request's candidates are admitted together)."""
+    ``slots`` rows decode together (a request's candidates are admitted together).
+    ``incoming()``, polled before every decode step, hands over requests that arrived since
+    (a server's queue): they take free slots in the running batch."""
     import torch
     reqs = list(requests)
     prefixes = prefixes or PrefixCache()
@@ -89,7 +93,12 @@ def stream(lm: LoadedModel, requests: Iterable[Request], opts: GenOptions, slots
     queue, batch = deque(range(len(reqs))), _Batch()
     results: dict[int, list[Generation]] = {}
     with torch.inference_mode():
-        while queue or batch.rows:
+        while True:
+            for req in incoming() if incoming else ():
+                reqs.append(req)
+                queue.append(len(reqs) - 1)
+            if not (queue or batch.rows):
+                break
             n_admit = max((slots - len(batch.rows)) // k, 0 if batch.rows else 1)
             admitted = [queue.popleft() for _ in range(min(n_admit, len(queue)))]
             _admit(lm, batch, [reqs[i] for i in admitted], admitted, k, prefixes, opts, rng)

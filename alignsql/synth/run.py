@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from alignsql import config
+from alignsql.data.splits import record_steering
 from alignsql.errors import AlignSQLError
 from alignsql.models.registry import DEFAULT_MODEL
 from alignsql.synth.databases import Database, databases
@@ -233,6 +234,9 @@ def split_and_write(cfg: SynthConfig, r: int, pairs: list[Pair], verdicts: list[
     train, val = out / f"round{r}.jsonl", out / f"round{r}_val.jsonl"
     train.write_text("".join(json.dumps(x) + "\n" for x in rows[n_val:]))
     val.write_text("".join(json.dumps(x) + "\n" for x in rows[:n_val]))
+    if resolved_mode(cfg) == "steered":  # training on these then refuses to evaluate on it
+        for path in (train, val):
+            record_steering(path, [cfg.target])
     return train, val, dropped
 
 

@@ -95,6 +95,9 @@ class SFTConfig:
     """Questions of the target (a seeded sample among those with a database)."""
     eval_batch_size: int = 8
     """Generation batch size for the before/after evaluation."""
+    allow_leak: bool = False
+    """Evaluate on a target that steered or selected the training data anyway (a `select`
+    subset or synthesis round records its target); the result is then not clean."""
     merge: bool = True
     """Also write a merged model (base + adapter) to <run>/merged."""
     data_root: str | None = None
@@ -150,12 +153,13 @@ class SelfPlayConfig:
     pairs, reference = the starting model)."""
     lam: float = 0.1
     """lambda: scale of the log-ratios inside the logistic loss (SPIN used 0.1)."""
-    train: list[str] = field(default_factory=lambda: ["spider:train"])
+    train: list[str] = field(default_factory=lambda: ["spider:train@fit"])
     """Dataset specs of the training questions (with gold SQL and a database)."""
     train_size: list[int] = field(default_factory=lambda: [200])
     """Questions sampled from each spec."""
-    val: str = "spider:dev"
-    """Validation set (by execution) that ranks the pool, e.g. file:runs/synth/round1_val.jsonl."""
+    val: str = "spider:train@val"
+    """Validation set (by execution) that ranks the pool and stops early: from the training
+    side (never the target results are reported on), e.g. file:runs/synth/round1_val.jsonl."""
     val_limit: int = 100
     """Validation questions (a seeded sample among those with a database)."""
     k: int = 2

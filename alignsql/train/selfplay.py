@@ -43,11 +43,13 @@ def val_ex(cfg: SelfPlayConfig, model: str, out: Path) -> float:
 
 
 def choose(cfg: SelfPlayConfig, scores: dict[str, float], latest: str) -> tuple[str, str, str]:
-    """(main, opponent, note). SPFT: best and worst of the pool; SPIN and DPO: the latest
-    model plays itself (previous iteration / starting reference)."""
-    if cfg.loss != "spft":
-        role = "previous iteration" if cfg.loss == "spin" else "reference = starting model"
-        return latest, latest, f"{cfg.loss}: the latest model plays itself ({role})"
+    """(main, opponent, note); the opponent is the frozen reference of the loss. SPFT: best
+    and worst of the pool; SPIN: the latest model plays itself (the previous iteration); DPO:
+    the latest model against the starting model (its samples come from the latest model)."""
+    if cfg.loss == "spin":
+        return latest, latest, "spin: the latest model plays itself (previous iteration)"
+    if cfg.loss == "dpo":
+        return latest, cfg.pool[-1], "dpo: the latest model, reference = the starting model"
     main = max(scores, key=lambda m: (scores[m], m == latest))
     opp = min(scores, key=lambda m: (scores[m], m != latest))
     if main == opp:
@@ -88,29 +90,33 @@ def judge(gold_sql: str, sql: str, db: str, gold_cache: dict) -> int | None:
     return int(not (pred.ok and results_match(gold.rows, pred.rows, order_matters(gold_sql))))
 
 
-def build_pairs(cfg: SelfPlayConfig, questions: list[dict], samples: list[list[str]],
+def build_pairs(cfg: SelfPlayConfig, questions: list[dict], samples: list[list],
                 counts: Counter) -> list[dict]:
-    """(prompt, gold, sample, R) records for the chosen loss, with counted skips."""
+    """(prompt, gold, sample, R) records for the chosen loss, with counted skips. A sample is
+    its extracted SQL or (SQL, raw reply); one with no SQL is a wrong answer (R = 1) whose
+    reply is what gets pushed down."""
     from alignsql.models.prompts import completion
 
     gold_cache: dict = {}
     pairs = []
-    for q, sqls in zip(questions, samples):
-        verdicts = [(s, judge(q["gold"], s, q["db"], gold_cache)) for s in sqls if s]
-        counts["unparsable samples"] += len(sqls) - len(verdicts)
+    for q, answers in zip(questions, samples):
+        answers = [a if isinstance(a, tuple) else (a, a) for a in answers]
+        verdicts = [(completion(sql), judge(q["gold"], sql, q["db"], gold_cache)) if sql
+                    else (completion(raw), 1) for sql, raw in answers]
+        counts["unparsable samples (counted wrong)"] += sum(1 for sql, _ in answers if not sql)
         if any(v is None for _, v in verdicts):
             counts["gold fails to execute (question skipped)"] += 1
             continue
         if not verdicts:
-            counts["questions with only unparsable samples (no contrast)"] += 1
+            counts["questions without samples"] += 1
             continue
         if all(v == 0 for _, v in verdicts):
             counts["questions whose samples are all correct (no contrast)"] += 1
-        for sql, wrong in verdicts:
+        for rejected, wrong in verdicts:
             if cfg.loss == "dpo" and not wrong:
                 continue  # DPO needs a rejected answer
             pairs.append({"prompt": q["prompt"], "chosen": q["completion"],
-                          "rejected": completion(sql), "id": q["id"],
+                          "rejected": rejected, "id": q["id"],
                           "wrong": 1.0 if cfg.loss == "spin" else float(wrong)})
         counts["samples wrong"] += sum(v for _, v in verdicts)
         counts["samples correct"] += sum(1 - v for _, v in verdicts)
@@ -118,8 +124,9 @@ def build_pairs(cfg: SelfPlayConfig, questions: list[dict], samples: list[list[s
 
 
 def sample_opponent(cfg: SelfPlayConfig, opponent: str, questions: list[dict],
-                    iteration: int = 1) -> list[list[str]]:
-    """k sampled SQL per question from the opponent (continuous batching). The seed moves with
+                    iteration: int = 1) -> list[list[tuple[str, str]]]:
+    """k samples per question, each (extracted SQL, raw reply), from the opponent (continuous
+    batching). The seed moves with
     the iteration: an opponent kept from one iteration to the next (SPFT keeps the pool's
     worst) would otherwise replay the same samples."""
     from alignsql.models.extract import extract_sql
@@ -131,7 +138,7 @@ def sample_opponent(cfg: SelfPlayConfig, opponent: str, questions: list[dict],
     reqs = [Request(i, q["prompt"], q["prefix"]) for i, q in enumerate(questions)]
     out: list[list[str]] = [[] for _ in questions]
     for i, gens in stream(lm, reqs, opts, slots=8):
-        out[i] = [extract_sql(g.text) for g in gens]
+        out[i] = [(extract_sql(g.text), g.text) for g in gens]
     return out
 
 
@@ -211,7 +218,9 @@ def iteration(cfg: SelfPlayConfig, it: int, main: str, opponent: str, out: Path,
     folder = out / f"iter{it}"
     folder.mkdir(parents=True, exist_ok=True)
     counts: Counter = Counter()
-    pairs = load_pairs(cfg, it, opponent, folder, counts, log)
+    # DPO samples on-policy (the latest model); SPFT's and SPIN's opponent samples
+    sampler = main if cfg.loss == "dpo" else opponent
+    pairs = load_pairs(cfg, it, sampler, folder, counts, log)
     if not pairs:  # nothing to learn from: the caller stops (or fails on iteration 1)
         return {"iteration": it, "main": main, "opponent": opponent, "n_pairs": 0,
                 "counts": dict(counts), "merged": None}
@@ -234,7 +243,7 @@ def train(cfg: SelfPlayConfig, resume: bool = False,
     out = run_dir(cfg.output_dir, cfg.name, resume)
     save_config(cfg, out)
     pool, latest, history = list(cfg.pool), cfg.pool[-1], []
-    best = -math.inf
+    best, final = -math.inf, latest
     for it in range(1, cfg.iterations + 1):
         # SPIN and DPO play the latest model against itself: ranking is only for SPFT
         ranked = cfg.loss == "spft" and len(pool) > 1
@@ -262,15 +271,15 @@ def train(cfg: SelfPlayConfig, resume: bool = False,
         history.append(summary)
         pool.append(summary["merged"])
         latest = summary["merged"]
-        if cfg.early_stop:
-            if summary["val_ex"] <= best:
-                log(f"iteration {it}: validation EX {summary['val_ex']:.3f} did not improve "
-                    f"on {best:.3f}; stopping")
-                break
-            best = summary["val_ex"]
+        if cfg.early_stop and summary["val_ex"] <= best:
+            log(f"iteration {it}: validation EX {summary['val_ex']:.3f} did not improve on "
+                f"{best:.3f}; stopping with the model it started from")
+            final = main  # the best model by validation EX, not the one that failed to improve
+            break
+        final, best = latest, summary["val_ex"] if cfg.early_stop else best
     result = {"run": str(out), "loss": cfg.loss, "iterations": history,
               "val_scores": (json.loads((out / "val_scores.json").read_text())
                              if (out / "val_scores.json").exists() else {}),
-              "final": latest}
+              "final": final}
     write_json(out / "summary.json", result)
     return result

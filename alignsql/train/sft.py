@@ -8,6 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable
 
+from alignsql.data.splits import check_clean, steered_by
 from alignsql.errors import AlignSQLError
 from alignsql.train.callbacks import MetricsCallback, peak_rss_mb
 from alignsql.train.checkpoint import last_checkpoint, run_dir, save_config, save_merged, write_json
@@ -147,6 +148,8 @@ def evaluate_target(cfg: SFTConfig, model: str, folder: Path) -> dict:
 def train(cfg: SFTConfig, resume: bool = False,
           log: Callable[[str], None] = lambda _: None) -> dict:
     """One SFT run; returns the summary also written to <run>/summary.json."""
+    check_clean([s for spec in cfg.train for s in steered_by(spec)], cfg.eval, cfg.allow_leak,
+                "train sft")
     out, lm, data = setup(cfg, resume)
     log(f"{len(data.train)} training and {len(data.val)} validation examples "
         f"({dict(data.skipped) or 'none'} skipped; {data.shrunk} prompts shrunk to fit)")

@@ -64,3 +64,37 @@ def test_balance_none_keeps_every_positive_and_ratio_of_none() -> None:
     assert balance_none(recs, 10.0, seed=0) == (recs, 0)
     assert balance_none(recs, 2.0, seed=0) == (kept, 2)
     assert balance_none(recs, 0.0, seed=0)[0] == [recs[1], recs[4]]
+
+
+def test_link_records_share_their_slice_prefix() -> None:
+    """Every question's link prompt on a slice starts with that slice's shared prefix (what
+    prefix-shared training groups by and the walk caches)."""
+    schema = _schema()
+    slicing = slice_schema(schema, lambda s: len(s.split()), budget=12)
+    exs = [Example(f"q{i}?", "SELECT * FROM singer", "m", id=str(i)) for i in range(3)]
+    recs = link_records(exs, schema, slicing, NoTemplate(), Counter())
+    for i in range(len(slicing.slices)):
+        on_slice = [r for r in recs if r["slice"] == i]
+        assert len({r["prefix"] for r in on_slice}) == 1 and on_slice[0]["prefix"]
+        assert all(r["prompt"].startswith(r["prefix"]) for r in on_slice)
+
+
+def test_sql_generator_prompt_budget_is_the_same_in_training_and_inference(monkeypatch) -> None:
+    """The SQL generator's prompts are built with one budget at training (its stage config,
+    saved to prompt.json) and at inference (generate_sql); they differed (608 vs 768)."""
+    from alignsql.data.merge import Merged
+    from alignsql.train import lrsql_run
+    from alignsql.train.lrsql import LRSQLConfig
+    cfg = LRSQLConfig()
+    seen = []
+
+    def fake_build(ex, schema, tok, opts, *a, **k):
+        seen.append(opts.max_prompt_tokens)
+        from alignsql.models.prompts import Prompt
+        return Prompt("p", 1, "", [])
+    monkeypatch.setattr(lrsql_run, "build", fake_build)
+    monkeypatch.setattr(lrsql_run, "_generator", lambda model, cfg, max_new_tokens: (
+        lambda prompts, prefix=None: ["SELECT 1"] * len(prompts), NoTemplate()))
+    ex = Example("q?", "SELECT x FROM concert", "m", id="1")
+    lrsql_run.generate_sql("model", [ex], Merged(_schema(), None, {}), {"1": ["concert"]}, cfg)
+    assert seen == [cfg.stage("sqlgen", cfg.sqlgen_max_length).prompt_budget] == [608]

@@ -32,9 +32,10 @@ def _questions(db: Path) -> list[dict]:
 
 
 @pytest.mark.parametrize("loss, expected", [
-    ("spft", [0.0, 1.0]),  # the correct sample stays a pull-only pair, the wrong one R = 1
-    ("spin", [1.0, 1.0]),  # SPIN treats every generated answer as wrong
-    ("dpo", [1.0]),        # DPO keeps (gold, execution-wrong) pairs only
+    # the correct sample stays a pull-only pair; the wrong one and the one with no SQL, R = 1
+    ("spft", [0.0, 1.0, 1.0]),
+    ("spin", [1.0, 1.0, 1.0]),  # SPIN treats every generated answer as wrong
+    ("dpo", [1.0, 1.0]),        # DPO keeps (gold, wrong) pairs only
 ])
 def test_pairs_are_judged_by_execution(db, loss, expected) -> None:
     cfg = SelfPlayConfig(pool=["m"], loss=loss)
@@ -43,7 +44,8 @@ def test_pairs_are_judged_by_execution(db, loss, expected) -> None:
     counts: Counter = Counter()
     pairs = build_pairs(cfg, _questions(db), samples, counts)
     assert [p["wrong"] for p in pairs] == expected
-    assert counts["unparsable samples"] == 1
+    assert counts["unparsable samples (counted wrong)"] == 1
+    assert pairs[-1]["rejected"] == "\n```"  # the empty reply is what gets pushed down
     assert counts["gold fails to execute (question skipped)"] == 1
 
 
@@ -61,6 +63,59 @@ def test_bad_config() -> None:
         SelfPlayConfig()
     with pytest.raises(AlignSQLError, match="loss must be"):
         SelfPlayConfig(pool=["m"], loss="ppo")
+
+
+def test_dpo_reference_is_the_starting_model() -> None:
+    """From iteration 2 on, DPO's reference stays the starting model (the latest trains)."""
+    cfg = SelfPlayConfig(pool=["start"], loss="dpo")
+    main, opp, _ = choose(cfg, {"iter1": float("nan")}, "iter1")
+    assert (main, opp) == ("iter1", "start")
+    spin = SelfPlayConfig(pool=["start"], loss="spin")
+    assert choose(spin, {"iter1": float("nan")}, "iter1")[:2] == ("iter1", "iter1")
+
+
+def test_early_stop_returns_the_best_model(tmp_path, monkeypatch) -> None:
+    """Iteration 1's model scores below the start on validation: the run stops and its final
+    model is the start, not the model that failed to improve."""
+    from alignsql.train import selfplay
+    scores = {"start": 0.5, "iter1-model": 0.4}
+    monkeypatch.setattr(selfplay, "val_ex", lambda cfg, model, out: scores[model])
+    def one_iteration(cfg, it, main, opp, out, resume, log):
+        (out / f"iter{it}").mkdir(parents=True, exist_ok=True)
+        return {"iteration": it, "n_pairs": 3, "counts": {}, "merged": f"iter{it}-model"}
+    monkeypatch.setattr(selfplay, "iteration", one_iteration)
+    cfg = SelfPlayConfig(name="es", output_dir=str(tmp_path), pool=["start"], loss="spin",
+                         iterations=3, early_stop=True)
+    result = selfplay.train(cfg)
+    assert len(result["iterations"]) == 1 and result["final"] == "start"
+
+
+def test_opponent_logps_in_mains_precision(tiny_model_dir) -> None:
+    """A model playing itself starts at log-ratio 0 under bf16 autocast: the opponent's
+    log-probabilities are computed as main computes its own, so every pair's loss is
+    l(0) = log 2 = 0.693147 (with fp32 opponent log-probabilities it is not)."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from alignsql.train.losses import member_logps
+    from alignsql.train.preference import (
+        PreferenceCollator,
+        pair_loss,
+        question_groups,
+        steps,
+        tokenize_group,
+        with_opponent_logps,
+    )
+    tok = AutoTokenizer.from_pretrained(tiny_model_dir)
+    model = AutoModelForCausalLM.from_pretrained(tiny_model_dir).eval()
+    pairs = [{"id": "1", "prompt": "How many singers?", "chosen": "SELECT count(*) FROM singer",
+              "rejected": r, "wrong": 1.0} for r in ("SELECT 1", "SELECT name FROM singer")]
+    collator = PreferenceCollator(tok.pad_token_id)
+    items = with_opponent_logps(steps([tokenize_group(g, tok) for g in question_groups(pairs)],
+                                      1), model, collator, bf16=True)
+    batch = collator(items)
+    with torch.no_grad(), torch.autocast("cpu", torch.bfloat16):
+        loss = pair_loss(member_logps(model, batch), batch, lam=1.0)
+    assert loss.item() == pytest.approx(0.6931472, abs=1e-6)
 
 
 def test_sequence_logps_sum_the_completion_tokens(tiny_model_dir) -> None:

@@ -1,0 +1,142 @@
+"""SFT dose-response on Qwen2.5-Coder-0.5B: LoRA (the default config, prefix-shared) on 500,
+2,000 and all of spider:train, one epoch, against the untuned model, on every executable
+Spider dev question and on two out-of-domain targets with databases (GeoQuery, KaggleDBQA).
+
+Every comparison is paired on the same questions (alignsql.eval.paired): EX of each, the
+difference with a bootstrap 95% interval and the exact McNemar p-value. The untuned model
+gets the prompt the tuned ones are trained and asked with (3 sample values per column, the
+training prompt budget of 896 tokens), so the comparison is of the weights only.
+
+Resumable at every level (training checkpoints, predictions appended, finished evaluations
+kept); the stages run in the order below, so a partial run already holds the first doses:
+
+    python bench/sft_dose.py            -> bench/results/sft_dose.json (complete: false until all)
+    python bench/sft_dose.py --summarize
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+OUT = ROOT / "bench" / "out" / "sft_dose"
+RESULT = ROOT / "bench" / "results" / "sft_dose.json"
+CONFIG = "configs/sft/qwen2.5-coder-0.5b_lora.yaml"
+BASE = "qwen2.5-coder-0.5b"
+TARGETS = ["spider:dev", "geoquery:all", "kaggledbqa:all"]
+DOSES = [500, 2000, 0]  # 0 = all of spider:train (8,659 in the shared data)
+PROMPT = ["--sample-values", "3", "--max-prompt-tokens", "896"]  # the config's training prompt
+ALIGNSQL = [sys.executable, "-m", "alignsql.cli.main"]
+
+
+def log(msg: str) -> None:
+    print(f"{time.strftime('%H:%M:%S')} {msg}", flush=True)
+
+
+def dose_name(dose: int) -> str:
+    return f"dose_{dose or 'all'}"
+
+
+def train(dose: int) -> Path:
+    """The merged model of one dose (trained, or resumed from its last checkpoint)."""
+    run = OUT / "runs" / dose_name(dose)
+    if not (run / "summary.json").exists():
+        size = f"train_size=[{dose}]" if dose else "train_size=[]"
+        log(f"training {dose_name(dose)}")
+        subprocess.run([*ALIGNSQL, "train", "sft", "--config", CONFIG, f"name={dose_name(dose)}",
+                        f"output_dir={OUT / 'runs'}", size, "val_fraction=0", "eval=null",
+                        "save_steps=20", "--resume"], check=True, cwd=ROOT)
+    return run / "merged"
+
+
+def scored(model: str, label: str, target: str) -> Path:
+    """results.jsonl of one model on one target (predicted, then evaluated)."""
+    key = f"{label}__{target.replace(':', '_')}"
+    preds, ev = OUT / "preds" / f"{key}.jsonl", OUT / "eval" / key
+    if not (ev / "summary.json").exists():
+        log(f"predicting {label} on {target}")
+        prompt = PROMPT if label == "untuned" else []
+        subprocess.run([*ALIGNSQL, "predict", "--model", model, "--dataset", target, "--with-db",
+                        "--batch-size", "8", "--max-new-tokens", "160", *prompt,
+                        "--out", str(preds)], check=True, cwd=ROOT)
+        subprocess.run([*ALIGNSQL, "eval", "--dataset", target, "--preds", str(preds),
+                        "--only-predicted", "--out", str(ev)], check=True, cwd=ROOT,
+                       stdout=subprocess.DEVNULL)
+    return ev / "results.jsonl"
+
+
+def compare(untuned: Path, tuned: Path, target: str) -> dict:
+    from alignsql.eval import paired
+    from alignsql.eval.run import EvalConfig
+    cfg = EvalConfig(dataset=target, only_predicted=True, compare=[str(untuned), str(tuned)])
+    r = paired.compare(cfg)
+    return {"n": r["n"], "ex": r["ex_b"], "ex_untuned": r["ex_a"], "diff": r["diff"],
+            "ci": r["ci"], "p_value": r["p_value"], "gained": r["b_only"], "lost": r["a_only"]}
+
+
+def training_stats(dose: int) -> dict | None:
+    run = OUT / "runs" / dose_name(dose)
+    if not (run / "summary.json").exists():
+        return None
+    s = json.loads((run / "summary.json").read_text())
+    groups = json.loads((run / "groups.json").read_text())
+    return {"n_train": s["n_train"], "steps": s["steps"], "train_runtime_s": s["train_runtime_s"],
+            "examples_per_s": s["n_train"] / s["train_runtime_s"], "train_loss": s["train_loss"],
+            "peak_rss_mb": s["peak_rss_mb"], "mean_group_size": groups["mean_group_size"],
+            "token_saving": groups["token_saving"]}
+
+
+def summarize() -> dict:
+    runs, training = [], {}
+    for dose in DOSES:
+        training[dose_name(dose)] = training_stats(dose)
+        for target in TARGETS:
+            key = target.replace(":", "_")
+            base = OUT / "eval" / f"untuned__{key}" / "results.jsonl"
+            tuned = OUT / "eval" / f"{dose_name(dose)}__{key}" / "results.jsonl"
+            if base.exists() and tuned.exists():
+                runs.append({"model": BASE, "dose": dose or "all", "target": target,
+                             **compare(base, tuned, target)})
+    untuned = {}
+    for target in TARGETS:
+        f = OUT / "eval" / f"untuned__{target.replace(':', '_')}" / "summary.json"
+        if f.exists():
+            s = json.loads(f.read_text())
+            untuned[target] = {"ex": s["ex"], "n": s["n_scored"]}
+    done = len(runs) == len(DOSES) * len(TARGETS)
+    out = {"model": BASE, "config": CONFIG, "runs": runs, "untuned": untuned,
+           "training": training, "complete": done,
+           "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
+                       "platform": platform.platform(), "load_avg": os.getloadavg()},
+           "command": "python bench/sft_dose.py"}
+    RESULT.write_text(json.dumps(out, indent=2))
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--summarize", action="store_true")
+    if parser.parse_args().summarize:
+        print(json.dumps(summarize(), indent=2))
+        return
+    (OUT / "preds").mkdir(parents=True, exist_ok=True)
+    scored(BASE, "untuned", TARGETS[0])
+    for dose in DOSES:  # Spider dev first for every dose: the in-domain question
+        scored(str(train(dose)), dose_name(dose), TARGETS[0])
+        summarize()
+    for target in TARGETS[1:]:
+        scored(BASE, "untuned", target)
+        for dose in DOSES:
+            scored(str(train(dose)), dose_name(dose), target)
+            summarize()
+    log(json.dumps(summarize()["runs"]))
+
+
+if __name__ == "__main__":
+    main()
