@@ -158,3 +158,29 @@ def from_args(cls: type[C], args: argparse.Namespace) -> C:
     names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
     given = {k: v for k, v in vars(args).items() if k in names}
     return from_dict(cls, given, source="command line")
+
+
+def _option(name: str) -> str:
+    return f"{name} (--{name.replace('_', '-')})"
+
+
+def at_least(cfg: Any, **minimums: float) -> None:
+    """A one-line error for a numeric option below its minimum, or NaN / infinite (None, an
+    unset optional, passes)."""
+    import math
+    for name, low in minimums.items():
+        value = getattr(cfg, name)
+        if value is None:
+            continue
+        if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= low):
+            raise AlignSQLError(f"{_option(name)} must be a number >= {low:g}, not {value!r}")
+
+
+def within(cfg: Any, **ranges: tuple[float, float]) -> None:
+    """A one-line error for a numeric option outside [low, high)."""
+    import math
+    for name, (low, high) in ranges.items():
+        value = getattr(cfg, name)
+        if not (isinstance(value, (int, float)) and math.isfinite(value)
+                and low <= value < high):
+            raise AlignSQLError(f"{_option(name)} must be in [{low:g}, {high:g}), not {value!r}")

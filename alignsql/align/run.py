@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass, field
 
 from alignsql.align.compare import CompareOptions, compare
 from alignsql.align.profile import Profile, content_key, load_cached, profile_examples, store_cached
+from alignsql.config import at_least
 from alignsql.data import registry
 from alignsql.errors import AlignSQLError
 
@@ -48,8 +49,8 @@ class AlignConfig:
     def __post_init__(self) -> None:
         if self.direction not in ("source-target", "target-source"):
             raise AlignSQLError(f"direction must be source-target or target-source, not {self.direction!r}")
-        if self.max_n < 1:
-            raise AlignSQLError("max_n must be at least 1")
+        at_least(self, max_n=1, n_boot=1, target_sample=1, top=0, workers=1, eps=1e-300,
+                 kl_scale=1e-300)
 
 
 def profile_spec(spec: str, root: str | None = None, workers: int = 2, cache: bool = True,

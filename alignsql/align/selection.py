@@ -118,8 +118,7 @@ class SelectConfig:
     """Processes for templating."""
 
     def __post_init__(self) -> None:
-        if self.k < 1:
-            raise AlignSQLError("k must be at least 1")
+        config.at_least(self, k=1, target_sample=1, max_n=1, workers=1)
 
 
 def _alignment_of(rows: list[int], pool: Profile, target: Profile, space: NgramSpace,

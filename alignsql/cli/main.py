@@ -9,6 +9,7 @@ from alignsql.errors import AlignSQLError
 
 def build_parser() -> argparse.ArgumentParser:
     from alignsql.cli import (
+        adapt,
         align,
         data,
         demo,
@@ -25,7 +26,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="alignsql", description="Measure dataset alignment, adapt LLMs to text-to-SQL, "
                                      "and evaluate by execution.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for module in (data, template, align, models, synth, train, lrsql, evaluate, serve, demo):
+    for module in (data, template, align, models, synth, train, lrsql, evaluate, adapt, serve,
+                   demo):
         module.register(sub)
     return parser
 

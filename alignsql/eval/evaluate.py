@@ -9,7 +9,9 @@ from __future__ import annotations
 import json
 import math
 import multiprocessing as mp
+import os
 import pickle
+import uuid
 from collections import Counter, defaultdict
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
@@ -26,8 +28,11 @@ from alignsql.paths import fingerprint, home
 from alignsql.sql import hardness as hardness_mod
 from alignsql.sql.template import fallback_tokens, from_tree, parse_tokens, tokenize
 
-EVAL_VERSION = "1"
-"""Stamped on every output; bump when scoring semantics change so numbers are not mixed."""
+EVAL_VERSION = "2"
+"""Stamped on every output; bump when scoring semantics change so numbers are not mixed.
+2: a gold result cut at max_rows is not scored (gold_error truncated), a cut prediction is
+wrong; gold results are cached per (query, max_rows, timeout)."""
+TRUNCATED = "truncated"
 
 CORRECT, WRONG, PRED_ERROR, GOLD_ERROR, MISSING_DB, MISSING_PRED = (
     "correct", "wrong", "pred_error", "gold_error", "missing_db", "missing_pred")
@@ -76,7 +81,9 @@ _GOLD: dict[tuple[str, str], ExecResult] = {}  # filled before forking; workers 
 
 
 def _gold(db: str, sql: str, opts: EvalOptions, fresh: dict) -> ExecResult:
-    key = (db, sql)
+    # everything that changes a gold result is in the key: a cached result of a run with
+    # fewer rows or a shorter timeout must not be reused by another
+    key = (db, sql, opts.max_rows, opts.timeout)
     res = _GOLD.get(key) or fresh.get(key)
     if res is None:
         res = fresh[key] = execute(db, sql, opts.timeout, opts.max_rows)
@@ -123,8 +130,8 @@ def score(task: Task, opts: EvalOptions, fresh: dict) -> ExampleResult:
         return res
     gold = _gold(task.db, ex.sql, opts, fresh)
     res.gold_elapsed = gold.elapsed
-    if not gold.ok:
-        res.status, res.gold_error = GOLD_ERROR, gold.error
+    if not gold.ok or gold.truncated:  # a cut gold result cannot decide equality
+        res.status, res.gold_error = GOLD_ERROR, gold.error or TRUNCATED
         return res
     if task.pred is None:
         res.status = MISSING_PRED
@@ -135,7 +142,9 @@ def score(task: Task, opts: EvalOptions, fresh: dict) -> ExampleResult:
     if not pred.ok:
         res.status, res.pred_error, res.pred_message = PRED_ERROR, pred.error, pred.message
         return res
-    if results_match(gold.rows, pred.rows, info.ordered, opts.float_digits):
+    # a prediction cut at max_rows has more rows than the whole gold result: never equal
+    if not pred.truncated and results_match(gold.rows, pred.rows, info.ordered,
+                                            opts.float_digits):
         res.status = CORRECT
         if opts.ves:
             t_gold = _mean_time(task.db, ex.sql, opts.ves_repeats, opts.timeout)
@@ -168,12 +177,12 @@ def _load_gold(dbs: Iterable[str]) -> None:
 
 def _store_gold(fresh: dict) -> None:
     by_db: dict[str, dict] = defaultdict(dict)
-    for (db, sql), res in fresh.items():
-        by_db[db][(db, sql)] = res
+    for key, res in fresh.items():
+        by_db[key[0]][key] = res
     for db, entries in by_db.items():
         f = _gold_cache_file(db)
         known = {k: v for k, v in _GOLD.items() if k[0] == db}
-        tmp = f.with_suffix(".tmp")
+        tmp = f.with_name(f"{f.name}.{os.getpid()}.{uuid.uuid4().hex}.tmp")  # per writer
         tmp.write_bytes(pickle.dumps({**known, **entries}, protocol=pickle.HIGHEST_PROTOCOL))
         tmp.replace(f)
         _GOLD.update(entries)

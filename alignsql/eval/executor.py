@@ -10,6 +10,7 @@ cannot stop it, test-suite-sql-eval #26); rows returned are capped; SQLite's hea
 from __future__ import annotations
 
 import sqlite3
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -63,17 +64,21 @@ def open_readonly(path: str | Path) -> sqlite3.Connection:
     return con
 
 
-_CONNECTIONS: dict[str, sqlite3.Connection] = {}
+_LOCAL = threading.local()
 
 
 def connection(path: str | Path) -> sqlite3.Connection:
-    """One cached read-only connection per database per process (workers each have theirs)."""
+    """One cached read-only connection per database per thread (and so per process). Never
+    shared between threads: a query's progress handler is Python code that needs the GIL
+    while SQLite holds the connection's mutex, so a second thread calling into the same
+    connection while holding the GIL would deadlock them both (seen with a threaded server)."""
     key = str(Path(path).resolve())
-    con = _CONNECTIONS.get(key)
+    cache = _LOCAL.__dict__.setdefault("connections", {})
+    con = cache.get(key)
     if con is None:
         if not Path(key).is_file():
             raise FileNotFoundError(key)
-        con = _CONNECTIONS[key] = open_readonly(key)
+        con = cache[key] = open_readonly(key)
     return con
 
 

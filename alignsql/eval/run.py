@@ -50,10 +50,11 @@ class EvalConfig:
     """Seed of the bootstrap (--compare)."""
 
     def __post_init__(self) -> None:
-        if not self.timeout > 0:  # also refuses NaN
-            raise AlignSQLError("timeout must be positive")
-        if self.n_boot < 1:
-            raise AlignSQLError("n_boot must be at least 1")
+        if not 0 < self.timeout < float("inf"):  # also refuses NaN
+            raise AlignSQLError("timeout must be a positive number of seconds")
+        if self.max_rows < 1:
+            raise AlignSQLError("max_rows must be at least 1")
+        config.at_least(self, n_boot=1, ves_repeats=1, workers=1, limit=1)
 
 
 def run_eval(cfg: EvalConfig, progress: bool = False) -> tuple[list[ExampleResult], Summary]:

@@ -60,6 +60,10 @@ class PredictConfig:
     data_root: str | None = None
     """Data folder (default: $ALIGNSQL_DATA, else ../shared/data)."""
 
+    def __post_init__(self) -> None:
+        config.at_least(self, limit=1, sample=1, batch_size=1, num_samples=1, temperature=0,
+                        max_new_tokens=1, max_prompt_tokens=32, sample_values=0)
+
 
 def choose_examples(ds: Dataset, cfg: PredictConfig) -> list[Example]:
     examples = [e for e in ds.examples if not cfg.with_db or ds.db_path(e.db_id)]

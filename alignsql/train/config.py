@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from alignsql.config import at_least, within
 from alignsql.errors import AlignSQLError
 
 
@@ -112,8 +113,10 @@ class SFTConfig:
             raise AlignSQLError("train_size needs one number per train spec")
         if self.mix and (len(self.mix) != len(self.train) or not self.n_train):
             raise AlignSQLError("mix needs one weight per train spec, and n_train")
-        if not 0 <= self.val_fraction < 1:
-            raise AlignSQLError("val_fraction must be in [0, 1)")
+        at_least(self, batch_size=1, grad_accum=1, lora_r=1, lora_alpha=1e-12,
+                 learning_rate=1e-12, epochs=1e-9, logging_steps=1, save_steps=1, eval_steps=1,
+                 eval_limit=1, eval_batch_size=1, group_size=1, weight_decay=0)
+        within(self, val_fraction=(0, 0.5), warmup_ratio=(0, 1), lora_dropout=(0, 1))
         if self.max_length < 64:
             raise AlignSQLError("max_length must be at least 64")
         if self.max_prompt_tokens is not None and not 32 <= self.max_prompt_tokens < self.max_length:

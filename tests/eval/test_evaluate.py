@@ -71,3 +71,17 @@ def test_ves_is_positive_for_correct(db) -> None:
     _, summary = evaluate(ex, {"0": ex[0].sql}, {"cs": db},
                           EvalOptions(ves=True, ves_repeats=3), workers=1)
     assert summary.ves is not None and summary.ves > 0
+
+
+def test_gold_cache_is_keyed_by_max_rows_and_truncation_is_never_equal(db) -> None:
+    """A run with max_rows=1 must not leave cut gold results for the next run (gold-as-pred
+    then scores 1.0); a cut gold result is not scored; a prediction cut at max_rows is wrong
+    even when its first rows match ({1,2,99} is not {1,2,3})."""
+    ex = [Example("q", "SELECT singer_id FROM singer ORDER BY singer_id", db_id="cs", id="a"),
+          Example("q", "SELECT 1", db_id="cs", id="b")]
+    preds = {"a": ex[0].sql, "b": "SELECT singer_id FROM singer"}
+    results, _ = evaluate(ex, preds, {"cs": db}, EvalOptions(max_rows=1), workers=1)
+    assert [(r.status, r.gold_error) for r in results] == [("gold_error", "truncated"),
+                                                           ("wrong", None)]
+    _, summary = evaluate(ex, {e.id: e.sql for e in ex}, {"cs": db}, workers=1)
+    assert summary.ex == 1.0 and summary.n_scored == 2
