@@ -148,7 +148,7 @@ def add_arguments(parser: argparse.ArgumentParser, cls: type,
             kwargs["metavar"] = f.name.upper()
         else:
             kwargs["metavar"] = f.name.upper()
-        if default not in (None, [], dataclasses.MISSING) and not isinstance(default, bool):
+        if default not in (None, [], "", dataclasses.MISSING) and not isinstance(default, bool):
             kwargs["help"] += f" (default: {default})"
         parser.add_argument(flag, **kwargs)
 

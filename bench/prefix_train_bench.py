@@ -147,26 +147,74 @@ def fp32_loss_diff(n: int = 32) -> dict:
     return {"model": "smollm2-135m", "n_groups": len(groups), "max_abs_loss_diff": max(diffs)}
 
 
+def failed(name: str, mode: str, code: int) -> dict:
+    """A variant that did not finish (killed: the kernel's OOM killer on this machine), with
+    how far it got from its metrics log."""
+    rows = []
+    log = OUT / f"{name}_{mode}" / "metrics.jsonl"
+    if log.exists():
+        rows = [json.loads(x) for x in log.read_text().splitlines()]
+    last = rows[-1] if rows else {}
+    return {"variant": name, "mode": mode, "failed": True, "returncode": code,
+            "steps_done": last.get("step"), "elapsed_s": last.get("elapsed_s"),
+            "peak_rss_mb": last.get("peak_rss_mb"),
+            "reason": "killed by the kernel's OOM killer (24 GB machine)" if code == -9
+            else f"exit code {code}"}
+
+
 def summarize(parts: dict) -> dict:
-    def speed(name: str) -> float | None:
+    def both(name: str) -> tuple[dict | None, dict | None]:
         s, u = parts.get(f"{name}__shared"), parts.get(f"{name}__unshared")
-        return s["examples_per_s"] / u["examples_per_s"] if s and u else None
+        ok = s and u and not s.get("failed") and not u.get("failed")
+        return (s, u) if ok else (None, None)
+
+    def speed(name: str) -> float | None:
+        s, u = both(name)
+        return s["examples_per_s"] / u["examples_per_s"] if s else None
 
     def loss_diff(name: str) -> float | None:
-        s, u = parts.get(f"{name}__shared"), parts.get(f"{name}__unshared")
-        if not (s and u):
+        s, u = both(name)
+        if not s:
             return None
         return max(abs(a - b) for a, b in zip(s["losses"], u["losses"]))
-    return {"speedup_sft_qwen": speed("sft_qwen"), "speedup_sft_smollm2": speed("sft_smollm2"),
+    partial = (parts.get("sft_qwen__unshared") or {}).get("partial_comparison")
+    qwen = speed("sft_qwen") or (partial or {}).get("speedup")
+    return {"speedup_sft_qwen": qwen,
+            "speedup_sft_qwen_basis": "the whole epoch" if speed("sft_qwen") else (
+                f"the first {partial['steps']} of 32 steps: the unshared run was killed by the "
+                f"OOM killer after them" if partial else None),
+            "speedup_sft_smollm2": speed("sft_smollm2"),
             "speedup_lrsql_link": speed("lrsql_link"),
             "max_loss_diff_bf16": {n: loss_diff(n) for n in ORDER},
+            "max_loss_diff_bf16_sft_qwen_partial": (partial or {}).get("max_loss_diff"),
             "max_loss_diff_fp32_test": parts.get("fp32", {}).get("max_abs_loss_diff")}
+
+
+def table(result: dict) -> str:
+    """The markdown table docs/results.md quotes."""
+    lines = ["| variant | model | mode | examples | steps | s | examples/s | example tokens/s | "
+             "tokens computed | peak RSS MB | final loss |", "|---" * 11 + "|"]
+    for r in result["runs"]:
+        if r.get("failed"):
+            lines.append(f"| {r['variant']} | | {r['mode']} | | {r['steps_done']} done | "
+                         f"{r['elapsed_s']:.0f} | | | | {r['peak_rss_mb']:,.0f} | {r['reason']} |")
+            continue
+        lines.append(f"| {r['variant']} | {r['model']} | {r['mode']} | {r['n_examples']} | "
+                     f"{r['steps']} | {r['train_runtime_s']:.0f} | {r['examples_per_s']:.3f} | "
+                     f"{r['example_tokens_per_s']:.0f} | {r['processed_tokens']:,} | "
+                     f"{r['peak_rss_mb']:,.0f} | {r['losses'][-1]:.3f} |")
+    return "\n".join(lines)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--variant", help="NAME:MODE, run in this process (internal)")
+    parser.add_argument("--table", action="store_true", help="print the results as markdown")
     args = parser.parse_args()
+    if args.table:
+        print(table(json.loads((ROOT / "bench" / "results" / "prefix_train_bench.json")
+                               .read_text())))
+        return
     if args.variant:
         name, mode = args.variant.split(":")
         result = fp32_loss_diff() if name == "fp32" else run_variant(name, mode)
@@ -177,11 +225,12 @@ def main() -> None:
     parts = {}
     for name, mode in todo:
         part = PARTS / f"{name}__{mode}.json"
-        if not part.exists():  # resumable: a finished variant is kept
+        if not part.exists():  # resumable: a finished (or failed) variant is kept
             uptime = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
             done = subprocess.run([sys.executable, __file__, "--variant", f"{name}:{mode}"],
-                                  check=True, capture_output=True, text=True, cwd=ROOT)
-            result = json.loads(done.stdout.strip().splitlines()[-1])
+                                  capture_output=True, text=True, cwd=ROOT)
+            result = (json.loads(done.stdout.strip().splitlines()[-1]) if done.returncode == 0
+                      else failed(name, mode, done.returncode))
             result["uptime_before"] = uptime
             part.write_text(json.dumps(result, indent=2))
             print(f"{name} {mode}: {json.dumps(result)[:300]}", flush=True)

@@ -137,3 +137,22 @@ def test_http_sixteen_concurrent_clients(server) -> None:
             return r.status_code if r.json()["rows"] == [[5]] else -1
     with ThreadPoolExecutor(16) as pool:
         assert list(pool.map(one, range(16))) == [200] * 16
+
+
+def test_page_in_a_real_browser(server) -> None:
+    """Headless Chromium loads the page, which lists the database, asks the question carried
+    in the link and shows the SQL and the result table."""
+    import shutil
+    import subprocess
+    browser = shutil.which("chromium") or shutil.which("chromium-browser")
+    if not browser:
+        pytest.skip("no Chromium installed (apt-get install chromium) for the browser test")
+    out = subprocess.run(
+        [browser, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+         "--virtual-time-budget=15000", "--dump-dom",
+         f"{server}/?db=concert_singer&q=count%20singers"],
+        capture_output=True, text=True, timeout=120).stdout
+    assert "<option>concert_singer</option>" in out
+    assert "SELECT count(*) FROM singer" in out and "<td>5</td>" in out
+    assert "[concert_singer] count singers" in out  # the recent questions list
