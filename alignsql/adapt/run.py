@@ -26,7 +26,6 @@ from alignsql import config
 from alignsql.errors import AlignSQLError
 from alignsql.models.registry import DEFAULT_MODEL
 
-STAGES = ("profile", "plan", "select", "synth", "train", "evaluate", "report")
 
 
 @dataclass
@@ -106,45 +105,11 @@ class Run:
         return result
 
 
-def profile(run: Run) -> dict:
-    from alignsql.adapt.workload import read_pairs, write_jsonl
-    from alignsql.data.schema import from_sqlite
-    from alignsql.serve.asker import database_map
-    cfg = run.cfg
-    database_map([cfg.db])
-    schema = from_sqlite(run.db, run.db.stem)
-    result: dict = {"db": str(run.db), "tables": len(schema.tables),
-                    "columns": sum(len(t.columns) for t in schema.tables)}
-    if cfg.test:
-        rows, skipped = read_pairs(cfg.test, run.db, "test", need_question=True)
-        write_jsonl(run.out / "data" / "test.jsonl", rows)
-        result["test"] = {"n": len(rows), "skipped": dict(skipped)}
-    if cfg.workload:
-        rows, skipped = read_pairs(cfg.workload, run.db, "workload", need_question=False)
-        write_jsonl(run.out / "data" / "workload.jsonl", rows)
-        result["workload"] = {"n": len(rows), "skipped": dict(skipped),
-                              "alignment": _alignment(run)}
-    return result
-
-
-def _alignment(run: Run) -> list[dict]:
-    """A (KL-alignment) and OVLP of each public set against the workload."""
-    from alignsql.align.run import AlignConfig, run_align
-    report = run_align(AlignConfig(train=list(run.cfg.pool), target=[_spec(run, "workload")],
-                                   bootstrap=[], data_root=run.cfg.data_root))
-    return [{k: p.get(k) for k in ("source", "kl", "alignment", "ovlp", "n_source", "n_target")}
-            for p in report["pairs"]]
-
-
-def _spec(run: Run, name: str) -> str:
-    return f"file:{run.out / 'data' / f'{name}.jsonl'}"
-
-
 def steps(run: Run, log: Callable[[str], None] = lambda _: None) -> dict:
     """Every stage in order; returns summary.json's content."""
     from alignsql.adapt import stages
     results: dict = {}
-    results["profile"] = run.stage("profile", lambda: profile(run))
+    results["profile"] = run.stage("profile", lambda: stages.profile(run))
     results["plan"] = run.stage("plan", lambda: stages.plan(run, results["profile"]))
     log(stages.describe(results["plan"]))
     results["select"] = run.stage("select", lambda: stages.select(run, results["plan"]))

@@ -1,10 +1,40 @@
-"""The stages of ``alignsql adapt`` after profiling (each returns its JSON-ready result)."""
+"""The stages of ``alignsql adapt`` (each takes the run and returns its JSON-ready result)."""
 from __future__ import annotations
 
 import time
 from pathlib import Path
 
 from alignsql.adapt.plan import make_plan
+
+
+def profile(run) -> dict:
+    from alignsql.adapt.workload import read_pairs, write_jsonl
+    from alignsql.data.schema import from_sqlite
+    from alignsql.serve.asker import database_map
+    cfg = run.cfg
+    database_map([cfg.db])
+    schema = from_sqlite(run.db, run.db.stem)
+    result: dict = {"db": str(run.db), "tables": len(schema.tables),
+                    "columns": sum(len(t.columns) for t in schema.tables)}
+    if cfg.test:
+        rows, skipped = read_pairs(cfg.test, run.db, "test", need_question=True)
+        write_jsonl(run.out / "data" / "test.jsonl", rows)
+        result["test"] = {"n": len(rows), "skipped": dict(skipped)}
+    if cfg.workload:
+        rows, skipped = read_pairs(cfg.workload, run.db, "workload", need_question=False)
+        write_jsonl(run.out / "data" / "workload.jsonl", rows)
+        result["workload"] = {"n": len(rows), "skipped": dict(skipped),
+                              "alignment": _alignment(run)}
+    return result
+
+
+def _alignment(run) -> list[dict]:
+    """A (KL-alignment) and OVLP of each public set against the workload."""
+    from alignsql.align.run import AlignConfig, run_align
+    report = run_align(AlignConfig(train=list(run.cfg.pool), target=[_spec(run, "workload")],
+                                   bootstrap=[], data_root=run.cfg.data_root))
+    return [{k: p.get(k) for k in ("source", "kl", "alignment", "ovlp", "n_source", "n_target")}
+            for p in report["pairs"]]
 
 
 def _measure_generation(run, lm, n: int = 8) -> float:

@@ -89,17 +89,3 @@ def dpo_loss(policy_chosen: torch.Tensor, ref_chosen: torch.Tensor, policy_rejec
     error-driven loss restricted to wrong samples: the baselines share one code path."""
     return error_driven_loss(policy_chosen, ref_chosen, policy_rejected, ref_rejected,
                              torch.ones_like(policy_rejected), beta)
-
-
-def sequence_logps(model, input_ids: torch.Tensor, attention_mask: torch.Tensor,
-                   completion_mask: torch.Tensor) -> torch.Tensor:
-    """log p(completion | prompt) per row: the sum over completion tokens of
-    log p(token_{t+1} | tokens_<=t), with the vocabulary projection only at those positions."""
-    hidden = model.get_decoder()(input_ids=input_ids,
-                                 attention_mask=attention_mask).last_hidden_state
-    targets = input_ids[:, 1:]
-    keep = completion_mask[:, 1:].bool()
-    logits = model.get_output_embeddings()(hidden[:, :-1][keep]).float()
-    token_logps = logits.log_softmax(-1).gather(-1, targets[keep][:, None]).squeeze(-1)
-    rows = torch.arange(input_ids.shape[0], device=input_ids.device)[:, None].expand_as(keep)[keep]
-    return torch.zeros(input_ids.shape[0], device=token_logps.device).index_add(0, rows, token_logps)

@@ -118,20 +118,25 @@ def test_opponent_logps_in_mains_precision(tiny_model_dir) -> None:
     assert loss.item() == pytest.approx(0.6931472, abs=1e-6)
 
 
-def test_sequence_logps_sum_the_completion_tokens(tiny_model_dir) -> None:
-    """Against log_softmax of the model's full logits, summed over completion positions."""
+def test_member_logps_sum_each_answers_tokens(tiny_model_dir) -> None:
+    """Against log_softmax of the model's full logits on each answer run alone: prefix
+    [5, 6], member 1 = rest [7] + answer [8, 9], member 2 = rest [7] + answer [3]; log p of an
+    answer sums its tokens' log-probabilities given everything before them."""
     from transformers import AutoModelForCausalLM
-    from alignsql.train.losses import sequence_logps
+
+    from alignsql.train.losses import member_logps
+    from alignsql.train.prefix import GroupCollator, batch_item
     model = AutoModelForCausalLM.from_pretrained(tiny_model_dir).eval()
-    ids = torch.tensor([[5, 6, 7, 8, 9], [5, 6, 7, 3, 3]])
-    attn = torch.tensor([[1, 1, 1, 1, 1], [1, 1, 1, 0, 0]])
-    comp = torch.tensor([[0, 0, 1, 1, 1], [0, 1, 1, 0, 0]])
+    recs = [{"prefix_ids": [5, 6], "rest_ids": [7], "completion_ids": c} for c in ([8, 9], [3])]
+    batch = GroupCollator(0)([batch_item(recs, [[0, 1]])])
     with torch.no_grad():
-        got = sequence_logps(model, ids, attn, comp)
-        logp = model(input_ids=ids, attention_mask=attn).logits.log_softmax(-1)
-    want0 = sum(logp[0, t - 1, ids[0, t]] for t in (2, 3, 4))
-    want1 = sum(logp[1, t - 1, ids[1, t]] for t in (1, 2))
-    assert torch.allclose(got, torch.stack([want0, want1]), atol=1e-4)
+        got = member_logps(model, batch)
+        want = []
+        for rec in recs:
+            ids = torch.tensor([[5, 6, 7, *rec["completion_ids"]]])
+            logp = model(input_ids=ids).logits.log_softmax(-1)[0]
+            want.append(sum(logp[t - 1, ids[0, t]] for t in range(3, ids.shape[1])))
+    assert torch.allclose(got, torch.stack(want), atol=1e-4)
 
 
 def _train_file(tmp_path: Path, db: Path) -> str:
