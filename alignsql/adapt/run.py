@@ -27,7 +27,6 @@ from alignsql.errors import AlignSQLError
 from alignsql.models.registry import DEFAULT_MODEL
 
 
-
 @dataclass
 class AdaptConfig:
     db: str = ""
