@@ -43,13 +43,28 @@ def _lines(path: Path, counts: Counter):
                 yield lineno, raw.decode("utf-8", errors="replace")
 
 
+def _is_db_id(field: str) -> bool:
+    return bool(field) and field.replace("_", "").replace("-", "").isalnum()
+
+
+def _plain_lines(lines: list[str]) -> list[str]:
+    """test-suite-sql-eval's format: one query per line, optionally "SQL<TAB>db_id". The db_id
+    column is recognised for the whole file (every non-empty line ends in a tab and a bare
+    name), so a tab inside a query never cuts it."""
+    filled = [ln for ln in lines if ln.strip()]
+    tagged = bool(filled) and all("\t" in ln and _is_db_id(ln.rsplit("\t", 1)[1].strip())
+                                  for ln in filled)
+    if tagged:
+        return [ln.rsplit("\t", 1)[0].strip() if ln.strip() else "" for ln in lines]
+    return [ln.strip() for ln in lines]
+
+
 def read_predictions(path: str | Path) -> Predictions:
     path = Path(path)
     preds = Predictions()
     if path.suffix in (".sql", ".txt"):
-        for _, line in _lines(path, preds.counts):
-            # test-suite-sql-eval's format: one query per line, optionally "SQL<TAB>db_id"
-            preds.ordered.append(line.rstrip("\n").split("\t")[0].strip())
+        preds.ordered = _plain_lines([line.rstrip("\r\n") for _, line in
+                                      _lines(path, preds.counts)])
         return preds
     with_id = without_id = 0
     for lineno, line in _lines(path, preds.counts):

@@ -2,8 +2,9 @@
 
 Semantics follow test-suite-sql-eval's ``result_eq`` (Zhong, Yu, Klein 2020): two results
 match when some permutation of the predicted columns makes the rows equal as a multiset
-(bag), or as a list when the gold query orders its output. Before trying permutations a
-cheap rejection compares each row's sorted cells. On top of that, cells are normalised:
+(bag), or as a list when the gold query orders its output. Before searching a cheap
+rejection compares each row's sorted cells; the search itself is exact (no cap on the
+permutations tried: identical columns are collapsed and partial maps pruned instead). On top of that, cells are normalised:
 integers and integral floats compare equal (1 == 1.0), other floats are compared after
 rounding to ``float_digits`` decimals, NULL equals only NULL, and -0.0 equals 0.
 """
@@ -11,14 +12,12 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from itertools import product
 from typing import Any, Sequence
 
 import sqlglot
 
 Row = Sequence[Any]
 FLOAT_DIGITS = 6
-MAX_PERMUTATIONS = 5040  # column orders tried at most (7! = 5040)
 
 
 def normalize(value: Any, float_digits: int = FLOAT_DIGITS) -> Any:
@@ -53,20 +52,43 @@ def _quick_reject(gold: list[tuple], pred: list[tuple], order_matters: bool) -> 
     return g != p if order_matters else Counter(g) != Counter(p)
 
 
-def _candidate_permutations(gold: list[tuple], pred: list[tuple], width: int):
-    """Column maps perm[i] = which pred column plays gold column i, pruned by value sets."""
-    gold_cols = [Counter(r[i] for r in gold) for i in range(width)]
-    pred_cols = [Counter(r[j] for r in pred) for j in range(width)]
-    options = [[j for j in range(width) if pred_cols[j] == gold_cols[i]] for i in range(width)]
+def _column_options(gold_cols: list[tuple], pred_cols: list[tuple]) -> list[list[int]]:
+    """For each gold column, the pred columns holding the same multiset of values."""
+    bags = [Counter(c) for c in pred_cols]
+    gold_bags = [Counter(c) for c in gold_cols]
+    return [[j for j, b in enumerate(bags) if b == g] for g in gold_bags]
+
+
+def _bag_match(gold_cols: list[tuple], pred_cols: list[tuple]) -> bool:
+    """Exact search for a column map under which the rows are equal as bags.
+
+    Gold columns are placed one at a time (fewest candidates first); after each placement
+    the rows projected on the columns placed so far must already be equal as bags, which
+    prunes almost every wrong branch at once. Identical pred columns are interchangeable:
+    only one of a set of identical unused columns is tried at each step."""
+    options = _column_options(gold_cols, pred_cols)
     if any(not o for o in options):
-        return
-    tried = 0
-    for perm in product(*options):
-        if len(set(perm)) == width:
-            yield perm
-            tried += 1
-            if tried >= MAX_PERMUTATIONS:  # identical columns: any more orders are redundant
-                return
+        return False
+    order = sorted(range(len(gold_cols)), key=lambda i: len(options[i]))
+    n_rows = len(gold_cols[0])
+
+    def extend(depth: int, used: set[int], g_keys: list[tuple], p_keys: list[tuple]) -> bool:
+        if depth == len(order):
+            return True
+        i = order[depth]
+        tried: set[tuple] = set()
+        for j in options[i]:
+            if j in used or pred_cols[j] in tried:
+                continue
+            tried.add(pred_cols[j])
+            g_next = [g_keys[r] + (gold_cols[i][r],) for r in range(n_rows)]
+            p_next = [p_keys[r] + (pred_cols[j][r],) for r in range(n_rows)]
+            if Counter(g_next) == Counter(p_next) and extend(depth + 1, used | {j}, g_next,
+                                                             p_next):
+                return True
+        return False
+
+    return extend(0, set(), [()] * n_rows, [()] * n_rows)
 
 
 def results_match(gold: Sequence[Row], pred: Sequence[Row], order_matters: bool = False,
@@ -82,12 +104,10 @@ def results_match(gold: Sequence[Row], pred: Sequence[Row], order_matters: bool 
         return False
     if _quick_reject(g, p, order_matters):
         return False
-    g_bag = g if order_matters else Counter(g)
-    for perm in _candidate_permutations(g, p, width):
-        moved = [tuple(r[j] for j in perm) for r in p]
-        if (moved == g) if order_matters else (Counter(moved) == g_bag):
-            return True
-    return False
+    gold_cols, pred_cols = list(zip(*g)), list(zip(*p))
+    if order_matters:  # rows in order: each gold column must be some pred column verbatim
+        return Counter(gold_cols) == Counter(pred_cols)
+    return _bag_match(gold_cols, pred_cols)
 
 
 def order_matters(gold_sql: str, dialect: str = "sqlite") -> bool:

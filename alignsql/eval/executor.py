@@ -1,11 +1,20 @@
 """Safe, interruptible, read-only SQL execution against SQLite files.
 
-Guards, outermost first: the file is opened read-only (``mode=ro`` URI) and ``PRAGMA
-query_only`` is on; an authorizer allows only reads, selects, functions (not
-``load_extension``) and recursive CTEs, so writes, DDL, ATTACH, PRAGMA and transactions are
-denied before they run; extension loading stays disabled; a progress handler interrupts the
-running statement at the deadline (Spider's evaluator wraps a blocking call in a timeout that
-cannot stop it, test-suite-sql-eval #26); rows returned are capped; SQLite's heap is capped.
+Model-written SQL is hostile until proven otherwise. Guards, outermost first:
+
+- the file is opened ``immutable`` (no lock, no ``-wal``/``-shm``/``-journal`` file is ever
+  created beside it); a database with a hot journal or an unmerged write-ahead log is refused
+  with a one-line error instead, since reading it immutably would see a half-written state;
+- ``PRAGMA query_only`` and an authorizer that allows only reads, selects, functions (not
+  ``load_extension`` and friends) and recursive CTEs: writes, DDL, ATTACH, PRAGMA and
+  transactions are denied before they run;
+- size limits: SQL text over ``MAX_SQL_BYTES`` is not run; no value may exceed
+  ``MAX_VALUE_BYTES`` (``SQLITE_LIMIT_LENGTH``: ``zeroblob(4.5e8)``, ``randomblob``,
+  ``printf('%.*c')`` and doubling CTEs fail at once instead of building gigabytes); SQLite's
+  heap is capped; rows are fetched against a row cap *and* a byte budget (``too_large``);
+- time: a progress handler checks the deadline every ``PROGRESS_OPCODES`` opcodes, and a
+  watchdog thread calls ``interrupt()`` at the deadline whatever the opcode (Spider's
+  evaluator wraps a blocking call in a timeout that cannot stop it, test-suite-sql-eval #26).
 """
 from __future__ import annotations
 
@@ -16,13 +25,25 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-SYNTAX, SCHEMA, TIMEOUT, DENIED, RUNTIME, EMPTY = (
-    "syntax", "schema", "timeout", "denied", "runtime", "empty")
+from alignsql.errors import AlignSQLError
+
+SYNTAX, SCHEMA, TIMEOUT, DENIED, RUNTIME, EMPTY, TOO_LARGE = (
+    "syntax", "schema", "timeout", "denied", "runtime", "empty", "too_large")
 
 _ALLOWED_ACTIONS = {sqlite3.SQLITE_READ, sqlite3.SQLITE_SELECT, sqlite3.SQLITE_FUNCTION,
                     getattr(sqlite3, "SQLITE_RECURSIVE", 33)}
 _DENIED_FUNCTIONS = {"load_extension", "readfile", "writefile", "edit", "fts3_tokenizer"}
 HEAP_LIMIT = 512 * 1024 * 1024  # bytes SQLite may allocate per process (sorts, huge joins)
+MAX_VALUE_BYTES = 8 * 1024 * 1024  # longest string or blob any expression may build
+MAX_SQL_BYTES = 100_000  # longer SQL is not run (nor parsed by the evaluator)
+MAX_RESULT_BYTES = 64 * 1024 * 1024  # default byte budget of one result set
+PROGRESS_OPCODES = 100
+_LIMITS = {sqlite3.SQLITE_LIMIT_LENGTH: MAX_VALUE_BYTES,
+           sqlite3.SQLITE_LIMIT_SQL_LENGTH: MAX_SQL_BYTES,
+           sqlite3.SQLITE_LIMIT_COMPOUND_SELECT: 500,
+           sqlite3.SQLITE_LIMIT_LIKE_PATTERN_LENGTH: 10_000,
+           sqlite3.SQLITE_LIMIT_ATTACHED: 0}
+_JOURNAL_MAGIC = bytes.fromhex("d9d505f920a163d7")
 
 
 @dataclass
@@ -30,7 +51,7 @@ class ExecResult:
     rows: list[tuple] = field(default_factory=list)
     columns: list[str] = field(default_factory=list)
     error: str | None = None
-    """None on success, else one of: syntax, schema, timeout, denied, runtime, empty."""
+    """None on success, else: syntax, schema, timeout, denied, runtime, empty, too_large."""
     message: str = ""
     elapsed: float = 0.0
     truncated: bool = False
@@ -54,10 +75,33 @@ def _decode(raw: bytes) -> str:
     return raw.decode("utf-8", errors="replace")
 
 
+def _nonempty(path: Path) -> bool:
+    return path.is_file() and path.stat().st_size > 0
+
+
+def check_state(path: Path) -> None:
+    """Refuse a database whose committed state is not in the file alone."""
+    journal = Path(f"{path}-journal")
+    if _nonempty(journal):
+        with open(journal, "rb") as fh:
+            if fh.read(8) == _JOURNAL_MAGIC:
+                raise AlignSQLError(
+                    f"{path}: has a hot journal ({journal.name}, an interrupted write); open it "
+                    f"once with the sqlite3 shell, which rolls the write back, then retry")
+    if _nonempty(Path(f"{path}-wal")):
+        raise AlignSQLError(
+            f"{path}: has unmerged changes in {path.name}-wal; checkpoint it (sqlite3 "
+            f"{path.name} 'PRAGMA wal_checkpoint(TRUNCATE)') or copy the database, then retry")
+
+
 def open_readonly(path: str | Path) -> sqlite3.Connection:
-    uri = Path(path).resolve().as_uri() + "?mode=ro"
+    path = Path(path).resolve()
+    check_state(path)
+    uri = path.as_uri() + "?mode=ro&immutable=1"
     con = sqlite3.connect(uri, uri=True, check_same_thread=False)
     con.text_factory = _decode
+    for limit, value in _LIMITS.items():
+        con.setlimit(limit, value)
     con.execute("PRAGMA query_only = ON")
     con.execute(f"PRAGMA hard_heap_limit = {HEAP_LIMIT}")
     con.set_authorizer(_authorizer)  # last: from here on even PRAGMA is denied
@@ -90,6 +134,9 @@ def categorize(message: str) -> str:
         return DENIED
     if "interrupted" in msg:
         return TIMEOUT
+    if "too big" in msg or "out of memory" in msg or "too many" in msg or "too long" in msg \
+            or "stack overflow" in msg or "too deep" in msg:
+        return TOO_LARGE
     if "syntax error" in msg or "incomplete input" in msg or "unrecognized token" in msg:
         return SYNTAX
     if "no such table" in msg or "no such column" in msg or "ambiguous column" in msg \
@@ -98,24 +145,106 @@ def categorize(message: str) -> str:
     return RUNTIME
 
 
-def execute(db: str | Path, sql: str, timeout_s: float = 10.0, max_rows: int = 100_000) -> ExecResult:
-    """Run one statement; never raises for a bad query (the error is categorized)."""
+class _Watchdog:
+    """Interrupts one statement at its deadline, even inside a single long opcode (the
+    progress handler only runs between opcodes). ``stop`` before the connection is reused:
+    the lock makes a late timer a no-op instead of interrupting the next statement."""
+
+    def __init__(self, con: sqlite3.Connection, timeout_s: float):
+        self._con, self._lock, self._live = con, threading.Lock(), True
+        self._timer = threading.Timer(timeout_s, self._fire)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def _fire(self) -> None:
+        with self._lock:
+            if self._live:
+                self._con.interrupt()
+
+    def stop(self) -> None:
+        self._timer.cancel()
+        with self._lock:
+            self._live = False
+
+
+def _cell_bytes(cell: Any) -> int:
+    return len(cell) if isinstance(cell, (str, bytes)) else 16
+
+
+class _TooLarge(Exception):
+    pass
+
+
+def _fetch(cur: sqlite3.Cursor, max_rows: int, max_bytes: int) -> list[tuple]:
+    """Up to ``max_rows + 1`` rows (the extra one says "truncated"), within ``max_bytes``."""
+    rows: list[tuple] = []
+    used = 0
+    while len(rows) <= max_rows:
+        batch = cur.fetchmany(min(256, max_rows + 1 - len(rows)))
+        if not batch:
+            break
+        used += sum(_cell_bytes(c) for r in batch for c in r) + 56 * len(batch)
+        if used > max_bytes:
+            raise _TooLarge(f"result over the {max_bytes:,}-byte budget")
+        rows.extend(batch)
+    return rows
+
+
+def _precheck(sql: str) -> ExecResult | None:
     if not sql or not sql.strip():
         return ExecResult(error=EMPTY, message="empty SQL")
+    if len(sql.encode("utf-8", "surrogatepass")) > MAX_SQL_BYTES:
+        return ExecResult(error=TOO_LARGE, message=f"SQL over {MAX_SQL_BYTES:,} bytes")
+    return None
+
+
+def execute(db: str | Path, sql: str, timeout_s: float = 10.0, max_rows: int = 100_000,
+            max_bytes: int = MAX_RESULT_BYTES) -> ExecResult:
+    """Run one statement in this thread's sandbox process (``alignsql.eval.sandbox``), which
+    is killed if it overruns the deadline; never raises for a bad query (the error is
+    categorized). Raises AlignSQLError for a database in an unreadable state."""
+    early = _precheck(sql)
+    if early is not None:
+        return early
+    from alignsql.eval import sandbox
+    if not Path(db).is_file():
+        raise FileNotFoundError(str(db))
+    res = sandbox.current().run((str(db), sql, timeout_s, max_rows, max_bytes), timeout_s)
+    if res == sandbox.KILLED:
+        return ExecResult(error=TIMEOUT, message="stopped at the deadline (helper killed)",
+                          elapsed=timeout_s)
+    if res == sandbox.DIED:
+        return ExecResult(error=TOO_LARGE, message="the query's process ran out of memory")
+    return res
+
+
+def run_here(db: str | Path, sql: str, timeout_s: float = 10.0, max_rows: int = 100_000,
+             max_bytes: int = MAX_RESULT_BYTES) -> ExecResult:
+    """``execute`` in this process: every guard but the kill (see the module docstring)."""
+    early = _precheck(sql)
+    if early is not None:
+        return early
     con = connection(db)
     deadline = time.perf_counter() + timeout_s
-    con.set_progress_handler(lambda: int(time.perf_counter() > deadline), 1000)
+    con.set_progress_handler(lambda: int(time.perf_counter() > deadline), PROGRESS_OPCODES)
+    dog = _Watchdog(con, timeout_s)
     start = time.perf_counter()
+    cur = None
     try:
         cur = con.execute(sql)
-        rows = cur.fetchmany(max_rows + 1)
+        rows = _fetch(cur, max_rows, max_bytes)
         columns = [d[0] for d in cur.description or []]
-        cur.close()
-    except (sqlite3.Error, sqlite3.Warning, OverflowError, ValueError, MemoryError) as exc:
+    except _TooLarge as exc:
+        return ExecResult(error=TOO_LARGE, message=str(exc), elapsed=time.perf_counter() - start)
+    except (sqlite3.Error, sqlite3.Warning, OverflowError, ValueError, MemoryError,
+            UnicodeError) as exc:
         elapsed = time.perf_counter() - start
         category = TIMEOUT if time.perf_counter() > deadline else categorize(str(exc))
         return ExecResult(error=category, message=str(exc)[:300], elapsed=elapsed)
     finally:
+        dog.stop()
+        if cur is not None:
+            cur.close()  # reset the statement: no read left open on the connection
         con.set_progress_handler(None, 0)
     truncated = len(rows) > max_rows
     return ExecResult(rows[:max_rows], columns, elapsed=time.perf_counter() - start,

@@ -53,12 +53,15 @@ def tokenize(sql: str, dialect_name: str = "sqlite") -> list[Token]:
 
 
 def parse_tokens(sql: str, tokens: list[Token], dialect_name: str = "sqlite") -> exp.Expression | None:
-    """The first statement's tree, or None when sqlglot cannot parse it."""
+    """The first statement's tree, or None when sqlglot cannot parse it: a parse error, or
+    sqlglot's ``Command`` fallback (e.g. T-SQL ``DECLARE``), which keeps the raw text as one
+    opaque node instead of a tree (its names would stay in the template)."""
     try:
         trees = dialect(dialect_name).parser().parse(tokens, sql)
     except (ParseError, TokenError, RecursionError):
         return None
-    return next((t for t in trees if t is not None), None)
+    tree = next((t for t in trees if t is not None), None)
+    return None if isinstance(tree, exp.Command) else tree
 
 
 def name_starts(tree: exp.Expression) -> set[int]:

@@ -31,6 +31,20 @@ def test_identical_columns() -> None:
     assert results_match([(1, 1), (2, 2)], [(2, 2), (1, 1)])
 
 
+def test_permutation_search_is_exact_beyond_seven_columns() -> None:
+    """Eight columns, each a permutation of 0..5, every row distinct: the predicted columns
+    in reverse order are the same result (the old 5,040-order cap scored it wrong); moving
+    one cell between rows keeps every column's values and must not match."""
+    cols = [[(i * 5 + k) % 6 for i in range(6)] for k in range(8)]
+    gold = list(zip(*cols))
+    assert results_match(gold, [tuple(reversed(r)) for r in gold])
+    bad = [tuple(reversed(r)) for r in gold]
+    bad[0], bad[1] = bad[0][:-1] + (bad[1][-1],), bad[1][:-1] + (bad[0][-1],)
+    assert not results_match(gold, bad)
+    wide = [tuple([v] * 12) for v in range(3)]  # 12 identical columns: 12! orders, one class
+    assert results_match(wide, wide[::-1])
+
+
 def test_numbers() -> None:
     """1 == 1.0; floats equal after rounding to 6 decimals: 0.1 + 0.2 -> 0.3, 1.0000001 -> 1.
     1.001 stays different from 1.0."""

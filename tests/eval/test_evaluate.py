@@ -81,7 +81,18 @@ def test_gold_cache_is_keyed_by_max_rows_and_truncation_is_never_equal(db) -> No
           Example("q", "SELECT 1", db_id="cs", id="b")]
     preds = {"a": ex[0].sql, "b": "SELECT singer_id FROM singer"}
     results, _ = evaluate(ex, preds, {"cs": db}, EvalOptions(max_rows=1), workers=1)
-    assert [(r.status, r.gold_error) for r in results] == [("gold_error", "truncated"),
-                                                           ("wrong", None)]
+    assert [(r.status, r.gold_error, r.pred_error) for r in results] == [
+        ("gold_error", "truncated", None), ("wrong", None, "truncated")]
     _, summary = evaluate(ex, {e.id: e.sql for e in ex}, {"cs": db}, workers=1)
     assert summary.ex == 1.0 and summary.n_scored == 2
+
+
+def test_huge_prediction_is_not_parsed(db) -> None:
+    """Over MAX_ANALYZE_CHARS the template is not computed (sqlglot spent 18-47 s on 1 MB) and
+    over the executor's SQL cap the query is not run: one fast, categorized wrong answer."""
+    from alignsql.eval.evaluate import MAX_ANALYZE_CHARS, analyze
+    huge = "SELECT name FROM singer WHERE " + " OR ".join(["age = 1"] * 20_000)
+    assert len(huge) > MAX_ANALYZE_CHARS and analyze(huge, "sqlite").template == ()
+    ex = [Example("q", "SELECT name FROM singer", db_id="cs", id="a")]
+    results, _ = evaluate(ex, {"a": huge}, {"cs": db}, workers=1)
+    assert (results[0].status, results[0].pred_error) == ("pred_error", "too_large")

@@ -1,4 +1,7 @@
 import hashlib
+import resource
+import sqlite3
+import sys
 import time
 from pathlib import Path
 
@@ -6,38 +9,59 @@ import pytest
 
 from alignsql.eval.executor import execute
 
-HOSTILE = Path(__file__).parent.parent / "fixtures" / "hostile.sql"
+FIXTURES = Path(__file__).parent.parent / "fixtures"
+sys.path.insert(0, str(FIXTURES))
+from hostile_gen import generated  # noqa: E402
+
+TIMEOUT = 0.5
+PEAK_RSS_MB = 1024  # stated bound for the evaluating process and its query helper
 
 
-def _hostile() -> list[tuple[str, str]]:
-    cases, expect = [], None
-    for line in HOSTILE.read_text().splitlines():
-        if line.startswith("-- expect:"):
+def _hostile() -> list[tuple[str, str, str]]:
+    cases, kind, expect = [], "", ""
+    for line in (FIXTURES / "hostile.sql").read_text().splitlines():
+        if line.startswith("-- kind:"):
+            kind = line.split(":", 1)[1].strip()
+        elif line.startswith("-- expect:"):
             expect = line.split(":", 1)[1].strip()
         elif line.strip() and not line.startswith("--"):
-            cases.append((expect, line))
-    return cases
+            cases.append((kind, expect, line))
+    return cases + generated()
+
+
+def outcome(res) -> str:
+    if res.ok:
+        return "ok-truncated" if res.truncated else "ok"
+    return res.error
 
 
 def test_hostile_corpus_is_complete() -> None:
-    kinds = {e for e, _ in _hostile()}
-    assert len(_hostile()) >= 15 and kinds == {"denied", "timeout", "ok-truncated"}
+    cases = _hostile()
+    kinds = {k for k, _, _ in cases}
+    assert len(cases) >= 60
+    assert {"writes", "files", "pragmas", "resource bombs", "encodings", "multi-statement",
+            "huge SQL"} <= kinds
 
 
-@pytest.mark.parametrize("expect,sql", _hostile())
-def test_hostile_sql_is_stopped_and_db_unchanged(db, expect: str, sql: str) -> None:
-    before = hashlib.sha256(db.read_bytes()).hexdigest()
-    timeout = 0.5
+def _files(db: Path) -> set[str]:
+    return {p.name for p in db.parent.iterdir()}
+
+
+@pytest.mark.parametrize("kind,expect,sql", _hostile(), ids=lambda v: str(v)[:40])
+def test_hostile_sql_is_stopped_and_db_unchanged(db, kind: str, expect: str, sql: str) -> None:
+    before, files = hashlib.sha256(db.read_bytes()).hexdigest(), _files(db)
     start = time.perf_counter()
-    res = execute(db, sql, timeout_s=timeout, max_rows=1000)
+    res = execute(db, sql, timeout_s=TIMEOUT, max_rows=1000)
     took = time.perf_counter() - start
-    assert took <= timeout + 0.5
+    assert took <= TIMEOUT + 0.5
+    assert outcome(res) in expect.split("|"), res.message
     if expect == "ok-truncated":
-        assert res.ok and res.truncated and len(res.rows) == 1000
-    else:
-        assert res.error == expect, res.message
+        assert len(res.rows) == 1000
     assert hashlib.sha256(db.read_bytes()).hexdigest() == before
+    assert _files(db) == files  # no -wal, -shm or -journal beside it
     assert not Path("/tmp/alignsql_evil.db").exists() and not Path("/tmp/alignsql_copy.db").exists()
+    for usage in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN):
+        assert resource.getrusage(usage).ru_maxrss / 1024 < PEAK_RSS_MB
 
 
 def test_error_categories(db) -> None:
@@ -65,3 +89,44 @@ def test_recursive_cte_and_window_functions_allowed(db) -> None:
 def test_missing_database_raises(tmp_path) -> None:
     with pytest.raises(FileNotFoundError):
         execute(tmp_path / "none.sqlite", "SELECT 1")
+
+
+def test_byte_budget_stops_a_result_before_the_row_cap(db) -> None:
+    sql = ("WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n+1 FROM r WHERE n < 100) "
+           "SELECT randomblob(100000) FROM r")
+    assert execute(db, sql, max_bytes=1_000_000).error == "too_large"
+    assert execute(db, sql, max_bytes=50_000_000).ok
+
+
+def test_a_wal_database_is_read_without_creating_files(tmp_path) -> None:
+    path = tmp_path / "w.sqlite"
+    con = sqlite3.connect(path)
+    con.execute("PRAGMA journal_mode = WAL")
+    con.execute("CREATE TABLE t (a)")
+    con.execute("INSERT INTO t VALUES (1)")
+    con.commit()
+    con.close()  # the last connection checkpoints and removes -wal and -shm
+    assert _files(path) == {"w.sqlite"}
+    assert execute(path, "SELECT a FROM t").rows == [(1,)]
+    assert _files(path) == {"w.sqlite"}
+
+
+def test_unmerged_wal_and_hot_journal_are_clear_errors(db) -> None:
+    from alignsql.errors import AlignSQLError
+    Path(f"{db}-wal").write_bytes(b"x" * 100)
+    with pytest.raises(AlignSQLError, match="wal_checkpoint"):
+        execute(db, "SELECT 1")
+    Path(f"{db}-wal").unlink()
+    Path(f"{db}-journal").write_bytes(bytes.fromhex("d9d505f920a163d7") + bytes(600))
+    with pytest.raises(AlignSQLError, match="hot journal"):
+        execute(db, "SELECT 1")
+
+
+def test_helper_killed_at_the_deadline_is_replaced(db) -> None:
+    from alignsql.eval import sandbox
+    stuck = ("SELECT instr(replace(hex(zeroblob(4000000)), '0', 'a'), "
+             "replace(hex(zeroblob(1000000)), '0', 'a') || 'b')")
+    res = execute(db, stuck, timeout_s=0.3)
+    assert res.error == "timeout" and "killed" in res.message
+    assert execute(db, "SELECT count(*) FROM singer").rows == [(5,)]
+    assert sandbox.current().proc.poll() is None
