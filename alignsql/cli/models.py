@@ -64,5 +64,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
           f"{stats['tokens_per_s']:.1f} generated tokens/s on {stats['device']} ({stats['dtype']})")
     if stats["empty"] or stats["over_budget"]:
         print(f"no SQL in {stats['empty']} replies; {stats['over_budget']} prompts over budget")
+    if stats.get("dropped_broken_lines"):
+        print(f"dropped {stats['dropped_broken_lines']} broken line(s) of an interrupted run "
+              f"from {stats['out']} (those questions were answered again)")
     print(f"wrote {stats['out']}")
     return 0

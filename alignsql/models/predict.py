@@ -3,6 +3,7 @@ JSONL (one record per example, with its id), resumable, with a throughput summar
 from __future__ import annotations
 
 import json
+import os
 import random
 import time
 from dataclasses import dataclass
@@ -102,15 +103,32 @@ def _merged_schema(ds: Dataset, db_id: str, samples: int) -> Schema | None:
     return base
 
 
-def _done_ids(path: Path) -> set[str]:
-    done = set()
-    if path.exists():
-        for line in path.read_text().splitlines():
-            try:
-                done.add(str(json.loads(line)["id"]))
-            except (json.JSONDecodeError, KeyError, TypeError):
-                continue  # a torn last line from a killed run
-    return done
+def _resume(path: Path) -> tuple[set[str], int]:
+    """Ids already answered in ``path``, and how many broken lines were dropped from it.
+
+    A run killed mid-write leaves a torn last line without a newline; appending to it would
+    glue the next record onto the fragment. So the file is rewritten (atomically) with its
+    complete records only before anything is appended."""
+    done: set[str] = set()
+    if not path.exists():
+        return done, 0
+    kept, dropped = [], 0
+    for line in path.read_text(errors="replace").splitlines(keepends=True):
+        try:
+            key = str(json.loads(line)["id"])
+        except (json.JSONDecodeError, KeyError, TypeError):
+            dropped += 1
+            continue
+        if line.endswith("\n"):
+            done.add(key)
+            kept.append(line)
+        else:
+            dropped += 1
+    if dropped:
+        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+        tmp.write_text("".join(kept))
+        tmp.replace(path)
+    return done, dropped
 
 
 def predict(lm: LoadedModel, ds: Dataset, examples: list[Example], cfg: PredictConfig,
@@ -119,7 +137,7 @@ def predict(lm: LoadedModel, ds: Dataset, examples: list[Example], cfg: PredictC
     samples = resolved_sample_values(cfg)
     popts = PromptOptions(samples, resolved_budget(cfg))
     gopts = GenOptions(cfg.max_new_tokens, cfg.num_samples, cfg.temperature, seed=cfg.seed)
-    done = _done_ids(out)
+    done, torn = _resume(out)
     todo = [e for e in examples if e.id not in done]
     prompts = {e.id: build(e, schema_for(ds, e.db_id, samples), lm.tokenizer, popts)
                for e in todo}
@@ -127,7 +145,8 @@ def predict(lm: LoadedModel, ds: Dataset, examples: list[Example], cfg: PredictC
     # together; similar lengths waste less padding
     todo.sort(key=lambda e: (prompts[e.id].prefix, prompts[e.id].n_tokens))
     stats = {"n": len(examples), "resumed": len(done & {e.id for e in examples}), "answered": 0,
-             "empty": 0, "over_budget": 0, "gen_tokens": 0, "seconds": 0.0}
+             "empty": 0, "over_budget": 0, "gen_tokens": 0, "seconds": 0.0,
+             "dropped_broken_lines": torn}
     by_id = {e.id: e for e in todo}
     # the prompt is always split at its prefix (the token ids a fine-tuned model was trained
     # on); without prefix_cache the prefix's keys and values are not kept for reuse
@@ -200,7 +219,7 @@ def run_predict(cfg: PredictConfig, progress: bool = False, log=lambda _: None) 
     if progress:
         from tqdm import tqdm
         bar = tqdm(total=len(examples), desc="predicting", unit="q")
-        bar.update(len(_done_ids(out) & {e.id for e in examples}))
+        bar.update(len(_resume(out)[0] & {e.id for e in examples}))
 
     def on_batch(n: int, stats: dict) -> None:
         if bar:

@@ -64,3 +64,14 @@ def test_ddl_and_sqlite_schema(tmp_path) -> None:
     assert d.foreign_keys[0].ref_column == "id"
     with pytest.raises(AlignSQLError, match="not found"):
         from_sqlite(tmp_path / "none.sqlite")
+
+
+def test_tab_inside_plain_text_sql_is_kept(tmp_path) -> None:
+    """test-suite format "SQL<TAB>db_id" is recognised for the whole file; otherwise a tab is
+    whitespace inside the query, never a cut."""
+    from alignsql.data.predictions import read_predictions
+    f = tmp_path / "p.sql"
+    f.write_text("SELECT a\tFROM t WHERE b = 'x y'\nSELECT 1\n")
+    assert read_predictions(f).ordered == ["SELECT a\tFROM t WHERE b = 'x y'", "SELECT 1"]
+    f.write_text("SELECT a\tFROM t\tconcert_singer\nSELECT 1\tpets_1\n")
+    assert read_predictions(f).ordered == ["SELECT a\tFROM t", "SELECT 1"]
