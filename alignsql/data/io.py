@@ -14,9 +14,11 @@ from alignsql.errors import AlignSQLError, where
 def _open_text(path: Path):
     if not path.is_file():
         raise AlignSQLError(f"{path}: file not found")
+    # utf-8-sig: a byte-order mark (Excel's CSV, some JSON exporters) is dropped, not read
+    # into the first header or rejected as JSON
     if path.suffix == ".bz2":
-        return bz2.open(path, "rt", encoding="utf-8")
-    return open(path, encoding="utf-8", newline="")
+        return bz2.open(path, "rt", encoding="utf-8-sig")
+    return open(path, encoding="utf-8-sig", newline="")
 
 
 def read_json(path: Path) -> Any:

@@ -30,22 +30,46 @@ def _sqlite_paths(db_dir: Path, db_ids: Iterable[str]) -> dict[str, Path]:
     return {d: db_dir / d / f"{d}.sqlite" for d in db_ids}
 
 
+NULL_SQL = "null"
+"""EHRSQL marks an unanswerable question with the SQL text "null": not a query to learn or
+score, so such records are skipped under their own count."""
+
+
+def sql_skip_reason(sql: Any) -> str | None:
+    """Why a record's SQL field is unusable (counted under that name), or None."""
+    if not isinstance(sql, str) or not sql.strip():
+        return "no sql"
+    if sql.strip().lower() == NULL_SQL:
+        return "unanswerable (sql is 'null')"
+    return None
+
+
+def _hardness(parsed: Any) -> str:
+    """Spider's hardness from its parsed-SQL dict; '' when absent or not Spider's shape."""
+    if not isinstance(parsed, dict):
+        return ""
+    try:
+        return spider_hardness(parsed)
+    except (KeyError, IndexError, TypeError, ValueError):
+        return ""
+
+
 def _examples(records: list[dict], path: Path, name: str, split: str, sql_key: str,
-              dialect: str = "sqlite", id_key: str | None = None,
-              skipped: Counter | None = None) -> list[Example]:
-    """Spider-like records; records without SQL are counted under ``no sql``."""
+              skipped: Counter, dialect: str = "sqlite",
+              id_key: str | None = None) -> list[Example]:
+    """Spider-like records; records without usable SQL are counted in ``skipped``."""
     out = []
     for pos, rec in enumerate(records):
         if not isinstance(rec, dict):
             raise AlignSQLError(f"{where(path, pos)}: expected a JSON object")
-        sql = rec.get(sql_key) or ""
-        if not str(sql).strip():
-            if skipped is not None:
-                skipped["no sql"] += 1
+        sql = rec.get(sql_key)
+        reason = sql_skip_reason(sql)
+        if reason:
+            skipped[reason] += 1
             continue
         ident = rec.get(id_key) if id_key else None
         parsed = rec.get("sql") if sql_key != "sql" else None
-        out.append(Example(hardness=spider_hardness(parsed) if isinstance(parsed, dict) else "",
+        out.append(Example(hardness=_hardness(parsed),
                            question=rec.get("question", "") or "", sql=str(sql).strip(),
                            db_id=rec.get("db_id", "") or "", evidence=rec.get("evidence", "") or "",
                            source=name, split=split, id=str(ident if ident is not None else pos),
@@ -68,7 +92,7 @@ def load_spider(root: Path, split: str) -> Dataset:
     for f in files:
         records.extend(read_json(f))
     ds = Dataset(f"spider:{split}", [], files=files + [base / "tables.json"])
-    ds.examples = _examples(records, files[0], "spider", split, "query", skipped=ds.skipped)
+    ds.examples = _examples(records, files[0], "spider", split, "query", ds.skipped)
     ds.schemas = _schemas(base / "tables.json")
     ds.db_paths = _sqlite_paths(base / "database", ds.schemas)
     return ds
@@ -89,8 +113,8 @@ def load_bird(root: Path, split: str) -> Dataset:
     """BIRD keeps ``evidence`` and ``difficulty``; ids are its ``question_id``."""
     data, tables, dbs = (root / "bird" / p for p in BIRD_SPLITS[split])
     ds = Dataset(f"bird:{split}", [], files=[data, tables])
-    ds.examples = _examples(read_json(data), data, "bird", split, "SQL", id_key="question_id",
-                            skipped=ds.skipped)
+    ds.examples = _examples(read_json(data), data, "bird", split, "SQL", ds.skipped,
+                            id_key="question_id")
     ds.schemas = _schemas(tables)
     ds.db_paths = _sqlite_paths(dbs, ds.schemas)  # BIRD databases are absent here; users may have them
     return ds
@@ -112,7 +136,7 @@ def load_kaggledbqa(root: Path, split: str) -> Dataset:
     ds = Dataset(f"kaggledbqa:{split}", [], files=files)
     for f in files:
         ds.examples.extend(_examples(read_json(f), f, "kaggledbqa", split, "query",
-                                     skipped=ds.skipped))
+                                     ds.skipped))
     for pos, ex in enumerate(ds.examples):
         ex.id = str(pos)
     ds.schemas = _schemas(base / "KaggleDBQA_tables.json")
@@ -194,8 +218,8 @@ def load_defog(root: Path, split: str) -> Dataset:
     for pos, rec in enumerate(records):
         dialect = _DEFOG_DIALECTS.get(rec.get("db_type", ""), "postgres")
         rec["db_id"] = rec.get("db_name", "")
-        ds.examples.extend(_examples([rec], path, "defog", split, "query", dialect=dialect,
-                                     skipped=ds.skipped))
+        ds.examples.extend(_examples([rec], path, "defog", split, "query", ds.skipped,
+                                     dialect=dialect))
         if ds.examples:
             ds.examples[-1].id = str(pos)
     return ds
@@ -240,10 +264,14 @@ def _attach_database(ds: Dataset, db_id: str, db: Path) -> None:
 def _generic_example(rec: Any, path: Path, pos: int, ds: Dataset) -> Example | None:
     if not isinstance(rec, dict):
         raise AlignSQLError(f"{where(path, pos)}: expected a record with named fields")
-    sql = next((rec[k] for k in ("sql", "query", "SQL") if rec.get(k)), "")
+    # the first text field: Spider-format files hold the parsed query as a dict under "sql"
+    # and the text under "query"
+    sql = next((rec[k] for k in ("sql", "query", "SQL") if isinstance(rec.get(k), str)
+                and rec[k].strip()), None)
     question = next((rec[k] for k in ("question", "sql_prompt", "text") if rec.get(k)), "")
-    if not str(sql).strip():
-        ds.skipped["no sql"] += 1
+    reason = sql_skip_reason(sql)
+    if reason:
+        ds.skipped[reason] += 1
         return None
     db_id = str(rec.get("db_id") or "")
     if rec.get("sql_context"):
@@ -255,7 +283,9 @@ def _generic_example(rec: Any, path: Path, pos: int, ds: Dataset) -> Example | N
     if rec.get("db_path") and db_id:
         _attach_database(ds, db_id, path.parent / str(rec["db_path"]))
     ident = rec.get("id", rec.get("question_id"))
-    return Example(question=str(question), sql=str(sql).strip(), db_id=db_id,
+    parsed = rec.get("sql")
+    return Example(question=str(question), sql=sql.strip(), db_id=db_id,
+                   hardness=_hardness(parsed),
                    evidence=str(rec.get("evidence") or ""),
                    id=str(ident if ident not in (None, "") else pos),
                    difficulty=str(rec.get("difficulty") or ""),

@@ -50,3 +50,38 @@ def test_every_dataset_loads(data_root) -> None:
         if name == "wikisql":
             continue  # covered above; the biggest load
         assert len(registry.load(f"{name}:{info.default}", data_root)) > 0, name
+
+
+def test_byte_order_mark_is_dropped_in_csv_json_and_jsonl(tmp_path) -> None:
+    from alignsql.data.loaders import load_file
+    bom = "\ufeff"
+    (tmp_path / "a.csv").write_text(bom + "question,sql\nhow many?,SELECT 1\n", encoding="utf-8")
+    (tmp_path / "a.json").write_text(bom + '[{"question": "q", "sql": "SELECT 1"}]', encoding="utf-8")
+    (tmp_path / "a.jsonl").write_text(bom + '{"question": "q", "sql": "SELECT 1"}\n', encoding="utf-8")
+    for name in ("a.csv", "a.json", "a.jsonl"):
+        ex = load_file(tmp_path / name).examples
+        assert [(e.question, e.sql) for e in ex] in ([("how many?", "SELECT 1")], [("q", "SELECT 1")])
+
+
+def test_spider_format_file_reads_query_text_not_parsed_dict(tmp_path) -> None:
+    """Spider's records hold the parsed query (a dict) under "sql" and the text under "query"."""
+    import json
+
+    from alignsql.data.loaders import load_file
+    rec = {"db_id": "d", "question": "q", "query": "SELECT a FROM t",
+           "sql": {"select": [False, []], "from": {"table_units": [], "conds": []}}}
+    (tmp_path / "s.json").write_text(json.dumps([rec]))
+    assert load_file(tmp_path / "s.json").examples[0].sql == "SELECT a FROM t"
+
+
+def test_null_and_missing_sql_are_counted_not_loaded(tmp_path) -> None:
+    """EHRSQL's unanswerable questions carry the SQL text "null"."""
+    import json
+
+    from alignsql.data.loaders import load_file
+    recs = [{"question": "a", "sql": "SELECT 1"}, {"question": "b", "sql": "null"},
+            {"question": "c", "sql": None}, {"question": "d"}]
+    (tmp_path / "n.jsonl").write_text("".join(json.dumps(r) + "\n" for r in recs))
+    ds = load_file(tmp_path / "n.jsonl")
+    assert [e.question for e in ds.examples] == ["a"]
+    assert ds.skipped == {"unanswerable (sql is 'null')": 1, "no sql": 2}
