@@ -75,6 +75,8 @@ def coerce(cls: type, name: str, value: Any) -> Any:
             return value
         if tp in (int, float) and isinstance(value, bool):
             raise TypeError
+        if tp in (str, int, float) and isinstance(value, (list, dict)):
+            raise TypeError  # str([...]) would silently become a different value
         if tp is int and isinstance(value, float) and not value.is_integer():
             raise TypeError
         return tp(value)
@@ -105,7 +107,9 @@ def load_yaml(cls: type[C], path: str | Path, overrides: list[str] = ()) -> C:
     if not path.is_file():
         raise AlignSQLError(f"config file {path} not found")
     try:
-        data = yaml.safe_load(path.read_text()) or {}
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except UnicodeDecodeError as exc:
+        raise AlignSQLError(f"{path}: not UTF-8 text (byte {exc.start}); save it as UTF-8") from None
     except yaml.YAMLError as exc:
         raise AlignSQLError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
     if not isinstance(data, dict):
@@ -139,7 +143,8 @@ def add_arguments(parser: argparse.ArgumentParser, cls: type,
         flag = (flags or {}).get(f.name, "--" + f.name.replace("_", "-"))
         tp, _ = _base_type(hints[f.name])
         default = f.default if f.default is not dataclasses.MISSING else None
-        kwargs: dict[str, Any] = {"dest": f.name, "help": docs.get(f.name, ""),
+        # argparse %-formats help text: a literal "95%" in a docstring must be escaped
+        kwargs: dict[str, Any] = {"dest": f.name, "help": docs.get(f.name, "").replace("%", "%%"),
                                   "default": argparse.SUPPRESS}
         if tp is bool:
             kwargs["action"] = argparse.BooleanOptionalAction

@@ -8,7 +8,7 @@ gets the prompt the tuned ones are trained and asked with (3 sample values per c
 training prompt budget of 896 tokens), so the comparison is of the weights only.
 
 Resumable at every level (training checkpoints, predictions appended, finished evaluations
-kept); the stages run in the order below, so a partial run already holds the first doses:
+kept); the untuned model runs first on every target, then each dose (smallest first) on all:
 
     python bench/sft_dose.py            -> bench/results/sft_dose.json (complete: false until all)
     python bench/sft_dose.py --summarize
@@ -126,13 +126,11 @@ def main() -> None:
         print(json.dumps(summarize(), indent=2))
         return
     (OUT / "preds").mkdir(parents=True, exist_ok=True)
-    scored(BASE, "untuned", TARGETS[0])
-    for dose in DOSES:  # Spider dev first for every dose: the in-domain question
-        scored(str(train(dose)), dose_name(dose), TARGETS[0])
-        summarize()
-    for target in TARGETS[1:]:
+    for target in TARGETS:  # the baseline first: every dose is compared with it
         scored(BASE, "untuned", target)
-        for dose in DOSES:
+    summarize()
+    for dose in DOSES:  # smallest dose first, so a partial run already holds whole doses
+        for target in TARGETS:
             scored(str(train(dose)), dose_name(dose), target)
             summarize()
     log(json.dumps(summarize()["runs"]))

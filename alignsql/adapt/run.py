@@ -71,11 +71,10 @@ class AdaptConfig:
     def __post_init__(self) -> None:
         if not self.db:
             raise AlignSQLError("give --db PATH (your SQLite database)")
-        if not self.budget_min > 0:
-            raise AlignSQLError("budget_min must be positive")
-        for name in ("n_select", "n_synth"):
-            if getattr(self, name) is not None and getattr(self, name) < 1:
-                raise AlignSQLError(f"{name} must be at least 1")
+        config.at_least(self, budget_min=1e-3, n_select=1, n_synth=1, max_length=32,
+                        sample_values=0, learning_rate=1e-12, batch_size=1)
+        if self.method not in ("lora", "full"):
+            raise AlignSQLError(f"method (--method) must be lora or full, not {self.method!r}")
 
 
 class Run:

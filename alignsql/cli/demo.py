@@ -19,6 +19,7 @@ from alignsql.align.run import AlignConfig, run_align
 from alignsql.data import registry
 from alignsql.eval.run import EvalConfig, run_eval
 from alignsql.models.predict import PredictConfig, choose_examples, run_predict
+from alignsql.errors import AlignSQLError
 from alignsql.models.registry import DEFAULT_MODEL
 
 DEMO_TRAIN = ["spider:train", "bird:train", "wikisql:train", "atis:train", "advising:train"]
@@ -39,7 +40,10 @@ def _step(i: int, text: str) -> None:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    if args.sample < 1:
+        raise AlignSQLError(f"--sample must be at least 1, not {args.sample}")
     out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)  # an unwritable --out fails now, not after step 1
     progress = sys.stderr.isatty()
     _step(1, f"alignment of {len(DEMO_TRAIN)} training sets with {len(DEMO_TARGET)} targets")
     cfg = AlignConfig(train=DEMO_TRAIN, target=DEMO_TARGET, data_root=args.data_root)

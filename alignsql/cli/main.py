@@ -40,6 +40,11 @@ def main(argv: list[str] | None = None) -> int:
     except AlignSQLError as exc:
         print(f"alignsql: error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:  # a path the user gave cannot be read or written
+        if exc.filename is None:
+            raise
+        print(f"alignsql: error: {exc.filename}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("alignsql: interrupted", file=sys.stderr)
         return 130

@@ -4,7 +4,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from alignsql.sql.template import template
+from alignsql.errors import AlignSQLError
+from alignsql.sql.template import check_dialect, template
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -16,6 +17,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def cmd_template(args: argparse.Namespace) -> int:
     sql = args.sql if args.sql is not None else sys.stdin.read()
+    if not sql.strip():
+        raise AlignSQLError("no SQL given (an argument, or text on standard input)")
+    check_dialect(args.dialect)
     t = template(sql, args.dialect)
     print(str(t))
     if not t.parsed:

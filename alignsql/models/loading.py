@@ -22,12 +22,23 @@ class LoadedModel:
 
 
 def pick_device(device: str = "auto") -> str:
+    """``auto``: CUDA when present, else CPU. An explicit device must exist here (a one-line
+    error instead of torch's assertion deep inside loading)."""
     import torch
-    if device != "auto":
-        return device
-    if torch.cuda.is_available():
-        return "cuda"
-    return "cpu"
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    try:
+        kind = torch.device(device).type
+    except (RuntimeError, TypeError):
+        raise AlignSQLError(f"--device {device!r} is not a torch device (auto, cpu, cuda, "
+                            f"cuda:1, mps, ...)") from None
+    available = {"cpu": True, "cuda": torch.cuda.is_available(),
+                 "mps": hasattr(torch.backends, "mps") and torch.backends.mps.is_available(),
+                 "xpu": hasattr(torch, "xpu") and torch.xpu.is_available()}
+    if not available.get(kind, False):
+        raise AlignSQLError(f"--device {device}: no such device on this machine "
+                            f"(use auto or cpu)")
+    return device
 
 
 def resolve(name_or_path: str, log=lambda _: None) -> str:
@@ -56,8 +67,8 @@ def load(name_or_path: str, dtype: str = "bf16", device: str = "auto",
          log=lambda _: None) -> LoadedModel:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    dev = pick_device(device)  # a bad device fails before a model is converted or read
     source = resolve(name_or_path, log)
-    dev = pick_device(device)
     try:
         tok = AutoTokenizer.from_pretrained(source)
         model = AutoModelForCausalLM.from_pretrained(source, dtype=_torch_dtype(dtype))

@@ -64,6 +64,10 @@ class PredictConfig:
     def __post_init__(self) -> None:
         config.at_least(self, limit=1, sample=1, batch_size=1, num_samples=1, temperature=0,
                         max_new_tokens=1, max_prompt_tokens=32, sample_values=0)
+        from alignsql.models.loading import DTYPES
+        if self.dtype not in DTYPES:
+            raise AlignSQLError(f"dtype (--dtype) must be one of {', '.join(DTYPES)}, "
+                                f"not {self.dtype!r}")
 
 
 def choose_examples(ds: Dataset, cfg: PredictConfig) -> list[Example]:
@@ -213,8 +217,10 @@ def run_predict(cfg: PredictConfig, progress: bool = False, log=lambda _: None) 
     examples = choose_examples(ds, cfg)
     if not examples:
         raise AlignSQLError(f"no questions to answer in {cfg.dataset} with these filters")
-    lm = load(cfg.model, cfg.dtype, cfg.device, log)
     out = Path(cfg.out)
+    out.parent.mkdir(parents=True, exist_ok=True)  # an unwritable --out fails before loading
+    open(out, "a").close()
+    lm = load(cfg.model, cfg.dtype, cfg.device, log)
     bar = None
     if progress:
         from tqdm import tqdm

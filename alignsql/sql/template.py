@@ -43,6 +43,16 @@ def dialect(name: str) -> Dialect:
     return Dialect.get_or_raise(name or None)
 
 
+def check_dialect(name: str) -> None:
+    """A one-line error for a dialect sqlglot does not know."""
+    from alignsql.errors import AlignSQLError
+    try:
+        dialect(name)
+    except ValueError:
+        raise AlignSQLError(f"unknown SQL dialect {name!r} (--dialect): use sqlite, postgres, "
+                            f"mysql, tsql, bigquery, snowflake or another sqlglot dialect") from None
+
+
 @lru_cache(maxsize=None)
 def _tokenizer(name: str):
     return dialect(name).tokenizer()  # reused: building one per call costs as much as tokenizing

@@ -94,8 +94,9 @@ class SynthConfig:
             raise AlignSQLError(f"mode must be one of {', '.join(MODES)}, not {self.mode!r}")
         if self.mode == "steered" and not self.target:
             raise AlignSQLError("mode=steered needs a target")
-        if self.n < 1 or self.rounds < 1:
-            raise AlignSQLError("n and rounds must be at least 1")
+        config.at_least(self, n=1, rounds=1, target_limit=1, sql2text_train_size=1,
+                        failure_boost=0, max_attempts=1, timeout=1e-3, batch_size=1)
+        config.within(self, val_fraction=(0.0, 0.9))
         if self.rounds > 1 and not self.sft:
             raise AlignSQLError("rounds > 1 fine-tune between rounds: set sft to an SFT config")
         if self.sft and not self.questions:

@@ -16,6 +16,21 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def trim_metrics(path: Path, step: int) -> None:
+    """On resume, drop the rows a killed run logged after the checkpoint it resumes from
+    (those steps are trained again and would be logged twice), and a torn last row."""
+    if not path.exists():
+        return
+    kept = []
+    for line in path.read_text().splitlines(keepends=True):
+        try:
+            if json.loads(line)["step"] <= step and line.endswith("\n"):
+                kept.append(line)
+        except (json.JSONDecodeError, KeyError, TypeError):
+            continue
+    path.write_text("".join(kept))
+
+
 class MetricsCallback(TrainerCallback):
     """Appends one row per log event; tokens/s counts the tokens of the batches trained on."""
 
@@ -28,6 +43,7 @@ class MetricsCallback(TrainerCallback):
     def on_train_begin(self, args, state, control, **kwargs):
         self.start = self.last_time = time.perf_counter()
         self.last_tokens = state.num_input_tokens_seen or 0
+        trim_metrics(self.path, state.global_step)
 
     def on_log(self, args, state, control, logs=None, **kwargs):
         if not logs:

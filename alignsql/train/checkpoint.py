@@ -8,12 +8,25 @@ from pathlib import Path
 from alignsql import config
 from alignsql.errors import AlignSQLError
 
+SETUP_FILES = {"config.yaml", "data.json", "groups.json", "metrics.jsonl", "checkpoints"}
+"""What a run writes before its first complete checkpoint: a run that failed with nothing
+more (a bad option found after setup, a crash in step 1) holds no work to protect."""
+
+
+def holds_work(path: Path) -> bool:
+    extra = [p for p in path.iterdir() if p.name not in SETUP_FILES]
+    return bool(extra) or last_checkpoint(path) is not None
+
 
 def run_dir(output_dir: str, name: str, resume: bool) -> Path:
+    """The run's directory. An existing one is continued with ``--resume``; without it, a
+    directory holding work is refused and one left by a failed start is cleared and reused."""
     path = Path(output_dir) / name
-    if path.exists() and not resume and any(path.iterdir()):
-        raise AlignSQLError(f"run directory {path} exists: pass --resume to continue it, or "
-                            f"choose another name (name=...)")
+    if path.exists() and not resume:
+        if holds_work(path):
+            raise AlignSQLError(f"run directory {path} exists: pass --resume to continue it, "
+                                f"or choose another name (name=...)")
+        shutil.rmtree(path)
     path.mkdir(parents=True, exist_ok=True)
     return path
 

@@ -7,6 +7,21 @@ from alignsql.config import at_least, within
 from alignsql.errors import AlignSQLError
 
 
+COMMON_OPTIMIZERS = {"adamw_torch", "adamw_torch_fused", "sgd", "adafactor", "adamw_8bit"}
+
+
+def check_optimizer(name: str) -> None:
+    """A one-line error for an optimizer transformers does not know (its own is a traceback
+    after the model has loaded)."""
+    if name in COMMON_OPTIMIZERS:
+        return
+    from transformers.training_args import OptimizerNames
+    known = [o.value for o in OptimizerNames]
+    if name not in known:
+        raise AlignSQLError(f"optimizer must be one of transformers' optimizers (e.g. "
+                            f"{', '.join(sorted(COMMON_OPTIMIZERS))}), not {name!r}")
+
+
 @dataclass
 class SFTConfig:
     name: str = "sft"
@@ -34,7 +49,8 @@ class SFTConfig:
     lora_dropout: float = 0.05
     """Dropout on the LoRA path."""
     lora_targets: str = "all-linear"
-    """Modules that get adapters (PEFT's target_modules; all-linear = every linear layer)."""
+    """Modules that get adapters: all-linear (every linear layer) or names separated by
+    commas, e.g. q_proj,v_proj (PEFT's target_modules)."""
     max_length: int = 1024
     """Most tokens of one example (prompt + SQL + EOS); longer examples are left out, counted."""
     max_prompt_tokens: int | None = None
@@ -125,6 +141,7 @@ class SFTConfig:
             raise AlignSQLError("group_size must be at least 1")
         if self.group_max_tokens < self.max_length:
             raise AlignSQLError("group_max_tokens must be at least max_length (one example)")
+        check_optimizer(self.optimizer)
 
     @property
     def prompt_budget(self) -> int:

@@ -5,12 +5,14 @@ LoRA through PEFT or full fine-tuning, one run directory, resumable.
 """
 from __future__ import annotations
 
+import json
+import math
 from pathlib import Path
 from typing import Callable
 
 from alignsql.data.splits import check_clean, steered_by
 from alignsql.errors import AlignSQLError
-from alignsql.train.callbacks import MetricsCallback, peak_rss_mb
+from alignsql.train.callbacks import MetricsCallback, peak_rss_mb, trim_metrics
 from alignsql.train.checkpoint import last_checkpoint, run_dir, save_config, save_merged, write_json
 from alignsql.train.config import SFTConfig
 from alignsql.train.data import TrainingData, build_training_data
@@ -49,14 +51,40 @@ def _peft_config(cfg: SFTConfig):
         return None
     from peft import LoraConfig
     return LoraConfig(r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout,
-                      target_modules=cfg.lora_targets, task_type="CAUSAL_LM")
+                      target_modules=lora_targets(cfg), task_type="CAUSAL_LM")
+
+
+def lora_targets(cfg: SFTConfig) -> str | list[str]:
+    """PEFT's target_modules from the config's comma-separated names (or all-linear)."""
+    names = [t.strip() for t in cfg.lora_targets.split(",") if t.strip()]
+    return "all-linear" if names == ["all-linear"] else names
+
+
+def check_lora_targets(source: str, cfg: SFTConfig) -> None:
+    """The names must be modules of this model: checked on an empty (meta-device) copy of
+    the architecture before any weight loads (PEFT's own error is a traceback from inside
+    the trainer, after loading)."""
+    wanted = lora_targets(cfg)
+    if cfg.method != "lora" or wanted == "all-linear":
+        return
+    import torch
+    from transformers import AutoConfig, AutoModelForCausalLM
+    with torch.device("meta"):
+        skeleton = AutoModelForCausalLM.from_config(AutoConfig.from_pretrained(source))
+    names = {n.rsplit(".", 1)[-1]: type(m).__name__ for n, m in skeleton.named_modules()}
+    missing = [t for t in wanted if t not in names]
+    if missing:
+        linear = sorted(n for n, kind in names.items() if kind == "Linear")
+        raise AlignSQLError(f"lora_targets: {', '.join(missing)} not in this model; use "
+                            f"all-linear or some of {', '.join(linear)}")
 
 
 def setup(cfg: SFTConfig, resume: bool):
-    from alignsql.models.loading import load
+    from alignsql.models.loading import load, resolve
     out = run_dir(cfg.output_dir, cfg.name, resume)
     save_config(cfg, out)
     # fp32 master weights; bf16 runs use autocast (Adam updates in bf16 would underflow)
+    check_lora_targets(resolve(cfg.model), cfg)
     lm = load(cfg.model, dtype="fp32", device=cfg.device)
     data = build_training_data(cfg, lm.tokenizer)
     write_json(out / "data.json", {"sources": data.sources, "n_train": len(data.train),
@@ -107,6 +135,10 @@ def fit(cfg: SFTConfig, out: Path, lm, data: TrainingData, resume: bool):
         processing_class=lm.tokenizer, peft_config=_peft_config(cfg),
         callbacks=[MetricsCallback(out / "metrics.jsonl")])
     checkpoint = last_checkpoint(out) if resume else None
+    done = finished_state(checkpoint, planned_steps(cfg, len(train_set)))
+    if done is not None:  # killed after the last step (e.g. during the merged save)
+        trim_metrics(out / "metrics.jsonl", done["global_step"])
+        return trainer, load_finished(trainer, checkpoint, done), checkpoint
     try:
         result = trainer.train(resume_from_checkpoint=checkpoint)
     except (RuntimeError, MemoryError) as exc:
@@ -115,6 +147,33 @@ def fit(cfg: SFTConfig, out: Path, lm, data: TrainingData, resume: bool):
                                 "max_length, or set gradient_checkpointing=true") from None
         raise
     return trainer, result, checkpoint
+
+
+def planned_steps(cfg: SFTConfig, n_items: int) -> int:
+    """Optimizer steps of the whole run, as the Trainer counts them (one item per step)."""
+    if cfg.max_steps and cfg.max_steps > 0:
+        return cfg.max_steps
+    return math.ceil(cfg.epochs * math.ceil(n_items / cfg.grad_accum))
+
+
+def finished_state(checkpoint: str | None, planned: int) -> dict | None:
+    """The trainer state of a checkpoint taken at the run's last planned step, else None.
+    Resuming from it with ``train()`` would run one step past max_steps (the stop check
+    follows a step), so such a checkpoint is loaded instead of trained from."""
+    if checkpoint is None:
+        return None
+    state = json.loads((Path(checkpoint) / "trainer_state.json").read_text())
+    return state if state.get("global_step", 0) >= planned else None
+
+
+def load_finished(trainer, checkpoint: str, state: dict):
+    from transformers.trainer_utils import TrainOutput
+    trainer._load_from_checkpoint(checkpoint)  # noqa: SLF001 (the weights train() would load)
+    ends = [h for h in state.get("log_history", []) if "train_loss" in h]
+    losses = [h["loss"] for h in state.get("log_history", []) if "loss" in h]
+    loss = ends[-1]["train_loss"] if ends else (sum(losses) / len(losses) if losses else 0.0)
+    runtime = ends[-1].get("train_runtime") if ends else None
+    return TrainOutput(state["global_step"], loss, {"train_runtime": runtime})
 
 
 def save(cfg: SFTConfig, out: Path, trainer, lm) -> Path | None:
@@ -168,7 +227,6 @@ def train(cfg: SFTConfig, resume: bool = False,
         summary["ex_after"] = evaluate_target(cfg, str(merged), out / "eval" / "after")["ex"]
         before = out / "eval" / "before" / "summary.json"
         if "ex_before" not in summary and before.exists():
-            import json
             summary["ex_before"] = json.loads(before.read_text())["ex"]
     write_json(out / "summary.json", summary)
     return summary

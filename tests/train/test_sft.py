@@ -104,3 +104,32 @@ def test_bad_configs(tmp_path) -> None:
             def __call__(self, s, add_special_tokens=False):
                 return {"input_ids": list(range(10_000))}
         build_training_data(SFTConfig(train=[_data(tmp_path)], max_length=64), Tok())
+
+
+def test_resume_from_the_final_checkpoint_trains_no_step_and_trims_metrics(
+        tmp_path, tiny_model_dir) -> None:
+    """A run killed while saving its merged model resumes from checkpoint-max_steps: it must
+    not train one step past max_steps, and metrics.jsonl keeps no row of a step after the
+    checkpoint it resumes from."""
+    from alignsql.train.sft import train
+    cfg = _cfg(tmp_path, tiny_model_dir, method="full", max_steps=2)
+    train(cfg)
+    run = tmp_path / "runs" / "t"
+    (run / "summary.json").unlink()  # as if killed during the merged save
+    import shutil
+    shutil.rmtree(run / "merged")
+    with open(run / "metrics.jsonl", "a") as fh:  # a row of a step the killed run never saved
+        fh.write(json.dumps({"step": 3, "loss": 9.9}) + "\n")
+    summary = train(cfg, resume=True)
+    assert summary["steps"] == 2 and summary["resumed_from"].endswith("checkpoint-2")
+    steps = [json.loads(x)["step"] for x in (run / "metrics.jsonl").read_text().splitlines()]
+    assert max(steps) == 2
+    assert (run / "merged" / "config.json").exists()
+
+
+def test_failed_start_does_not_block_the_corrected_rerun(tmp_path, tiny_model_dir) -> None:
+    from alignsql.train.sft import train
+    with pytest.raises(AlignSQLError, match="lora_targets"):
+        train(_cfg(tmp_path, tiny_model_dir, lora_targets="no_such_proj", max_steps=1))
+    assert (tmp_path / "runs" / "t" / "config.yaml").exists()
+    assert train(_cfg(tmp_path, tiny_model_dir, max_steps=1))["steps"] == 1
