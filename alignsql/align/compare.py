@@ -18,6 +18,10 @@ class CompareOptions:
     max_n: int = 15
     eps: float = metrics.DEFAULT_EPS
     kl_scale: float | None = None
+    """A given c; None: by ``kl_scale_mode``."""
+    kl_scale_mode: str = "reference"
+    """reference (metrics.REFERENCE_KL_SCALE, comparable across reports) or report (the
+    largest divergence of this report, the paper's normalisation)."""
     direction: str = "source-target"
     """``source-target`` computes D(source||target); ``target-source`` D(target||source)."""
     bootstrap_sizes: list[int] = field(default_factory=lambda: [50, 100, 200, 0])
@@ -63,20 +67,47 @@ def explain(p: np.ndarray, q: np.ndarray, names: list[str], top: int, eps: float
 
 def bootstrap(s_vec: np.ndarray, t_prof: Profile, space: NgramSpace, scale: float,
               opts: CompareOptions) -> list[dict]:
-    """Percentile intervals of A(source, k-sample of target), k in ``bootstrap_sizes``."""
+    """For each k in ``bootstrap_sizes``: the spread of A measured on a k-query sample of the
+    target (what a user holding only k queries would see: percentiles of resampled A, a
+    different statistic from the table's A when k < n, and biased low, since a small sample's
+    plug-in KL is inflated). For k = n (``all``) also ``ci``: a 95% interval of the table's A
+    itself, bias-corrected (Efron & Tibshirani 1993, sec. 10.6: bootstrap values shifted by
+    the estimated bias mean(A*) - A, then percentiles), clipped to [0, 1]."""
     rng = np.random.default_rng(opts.seed)
+    full = metrics.alignment(_divergence(s_vec, space.counts(t_prof), opts), scale)
     out = []
     for k in opts.bootstrap_sizes:
         k_eff = t_prof.n if k <= 0 or k > t_prof.n else k
-        values = []
-        for _ in range(opts.n_boot):
-            rows = rng.integers(0, t_prof.n, size=k_eff)
-            q = space.counts(t_prof, rows)
-            values.append(metrics.alignment(_divergence(s_vec, q, opts), scale))
+        values = np.array([metrics.alignment(_divergence(
+            s_vec, space.counts(t_prof, rng.integers(0, t_prof.n, size=k_eff)), opts), scale)
+            for _ in range(opts.n_boot)])
         lo, mid, hi = np.percentile(values, [2.5, 50, 97.5])
-        out.append({"k": k_eff, "all": k <= 0 or k >= t_prof.n, "median": float(mid),
-                    "lo": float(lo), "hi": float(hi)})
+        row = {"k": k_eff, "all": k <= 0 or k >= t_prof.n, "median": float(mid),
+               "lo": float(lo), "hi": float(hi)}
+        if row["all"]:
+            row["a"] = full
+            row["ci"] = bias_corrected_interval(values, full)
+        out.append(row)
     return out
+
+
+def bias_corrected_interval(values: np.ndarray, estimate: float,
+                            level: float = 0.95) -> list[float]:
+    """Percentile interval of bootstrap values shifted by their bias, mean - estimate,
+    clipped to [0, 1] (Efron & Tibshirani 1993, sec. 10.6)."""
+    shifted = values - (values.mean() - estimate)
+    tail = (1 - level) / 2 * 100
+    lo, hi = np.percentile(shifted, [tail, 100 - tail])
+    return [float(max(0.0, lo)), float(min(1.0, hi))]
+
+
+def kl_scale(pairs: list[dict], opts: CompareOptions) -> tuple[float, str]:
+    """c of A = exp(-D / c) and where it came from (recorded in the report)."""
+    if opts.kl_scale:
+        return opts.kl_scale, "given"
+    if opts.kl_scale_mode == "report":
+        return max((r["kl"] for r in pairs), default=0.0), "report (largest divergence here)"
+    return metrics.REFERENCE_KL_SCALE, "reference (public benchmark matrix, align_bench.json)"
 
 
 def compare(trains: dict[str, Profile], targets: dict[str, Profile],
@@ -94,10 +125,11 @@ def compare(trains: dict[str, Profile], targets: dict[str, Profile],
         if vec.sum() <= 0:
             raise ValueError(f"{name} has no usable SQL n-grams")
     pairs = pair_rows(sources, targets, vectors, opts)
-    scale = opts.kl_scale if opts.kl_scale else max((r["kl"] for r in pairs), default=0.0)
+    scale, scale_source = kl_scale(pairs, opts)
     for row in pairs:
         row["alignment"] = metrics.alignment(row["kl"], scale)
-    report = {"pairs": pairs, "ar": ar_rows(pairs, trains, targets, preds), "kl_scale": scale}
+    report = {"pairs": pairs, "ar": ar_rows(pairs, trains, targets, preds), "kl_scale": scale,
+              "kl_scale_source": scale_source}
     if with_explain:
         names = space.names()
         report["explanations"] = [

@@ -43,6 +43,15 @@ def kl_terms(p_counts: np.ndarray, q_counts: np.ndarray, eps: float = DEFAULT_EP
     return out
 
 
+REFERENCE_KL_SCALE = 6.943245731305963
+"""The default c of A = exp(-D / c): the largest D(source || target) over every ordered pair of
+the 18 public sets (Spider, BIRD, WikiSQL, the text2sql-data sets, KaggleDBQA, Defog,
+Gretel) with max_n 15 and eps 1e-6, measured once by ``python bench/align_bench.py``
+(bench/results/align_bench.json, ``kl_scale``). A fixed c makes A comparable across reports;
+the paper's per-study c (the largest divergence of the report itself) is ``kl_scale_mode:
+report``, under which a report's least aligned pair always scores 1/e."""
+
+
 def alignment(divergence: float, scale: float) -> float:
     """KL-alignment A = exp(-D / c) in (0, 1]; A = 1 iff D = 0. With c = the largest
     divergence of a report, its least aligned pair scores exactly 1/e."""

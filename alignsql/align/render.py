@@ -7,7 +7,8 @@ from pathlib import Path
 from alignsql.report import html as H
 
 _INTRO = ("KL-alignment A = exp(-KL/c) between template n-gram distributions (1 = identical; "
-          "the least aligned pair of the report scores 1/e when c is the largest KL). "
+          "c is a fixed reference scale unless the report says otherwise, so A compares "
+          "across reports). "
           "AR = A(train, target) / A(model predictions, target): AR > 1 predicts that "
           "fine-tuning on that training set helps on the target.")
 
@@ -22,13 +23,32 @@ def _md_table(headers: list[str], rows: list[list[object]]) -> str:
     return "\n".join(lines)
 
 
+def _intervals(report: dict) -> dict[tuple[str, str], list[float]]:
+    """The bias-corrected 95% interval of each pair's A (the whole-target bootstrap row)."""
+    out = {}
+    for boot in report.get("bootstrap", []):
+        for i in boot["intervals"]:
+            if i.get("ci"):
+                out[(boot["source"], boot["target"])] = i["ci"]
+    return out
+
+
 def _pair_table(report: dict) -> tuple[list[str], list[list[object]]]:
-    headers = ["source", "target", "A", "KL", "OVLP", "Jaccard", "n source", "n target",
-               "unparsed"]
-    rows = [[p["source"], p["target"], p["alignment"], p["kl"], p["ovlp"], p["jaccard"],
-             p["n_source"], p["n_target"], p["unparsed_source"] + p["unparsed_target"]]
-            for p in sorted(report["pairs"], key=lambda p: (p["target"], -p["alignment"]))]
+    cis = _intervals(report)
+    headers = ["source", "target", "A", "A 95% CI", "KL", "OVLP", "Jaccard", "n source",
+               "n target", "unparsed"]
+    rows = []
+    for p in sorted(report["pairs"], key=lambda p: (p["target"], -p["alignment"])):
+        ci = cis.get((p["source"], p["target"]))
+        rows.append([p["source"], p["target"], p["alignment"],
+                     f"[{ci[0]:.3f}, {ci[1]:.3f}]" if ci else None, p["kl"], p["ovlp"],
+                     p["jaccard"], p["n_source"], p["n_target"],
+                     p["unparsed_source"] + p["unparsed_target"]])
     return headers, rows
+
+
+def _scale_note(report: dict) -> str:
+    return f"KL scale c = {report['kl_scale']:.4f} ({report.get('kl_scale_source', 'given')})"
 
 
 def _ar_table(report: dict) -> tuple[list[str], list[list[object]]]:
@@ -39,14 +59,17 @@ def _ar_table(report: dict) -> tuple[list[str], list[list[object]]]:
 
 
 def markdown(report: dict) -> str:
-    out = ["# Dataset alignment report", "", _INTRO, "", f"KL scale c = {report['kl_scale']:.4f}", ""]
+    out = ["# Dataset alignment report", "", _INTRO, "", _scale_note(report), ""]
     out += ["## Pairs", "", _md_table(*_pair_table(report)), ""]
     if report.get("ar"):
         out += ["## Alignment Ratio", "", _md_table(*_ar_table(report)), ""]
     for boot in report.get("bootstrap", []):
         rows = [[i["k"], i["median"], i["lo"], i["hi"]] for i in boot["intervals"]]
-        out += [f"## Bootstrap: {boot['source']} → {boot['target']}", "",
-                _md_table(["target k", "A median", "2.5%", "97.5%"], rows), ""]
+        out += [f"## A measured on k target queries: {boot['source']} → {boot['target']}", "",
+                "Percentiles of A over resampled k-query targets: the spread a user with k "
+                "queries would see (small samples read A low). The table's interval of A is "
+                "the bias-corrected one.", "",
+                _md_table(["target k", "median", "2.5%", "97.5%"], rows), ""]
     for ex in report.get("explanations", []):
         rows = [[f"`{g['ngram']}`", g["freq_target"], g["freq_source"], g["term"]]
                 for g in ex["target_lacks_in_source"][:10]]
@@ -60,7 +83,7 @@ def html(report: dict) -> str:
     sources = list(dict.fromkeys(p["source"] for p in pairs))
     targets = list(dict.fromkeys(p["target"] for p in pairs))
     values = {(p["source"], p["target"]): p["alignment"] for p in pairs}
-    body = [f"<p>{_INTRO}</p><p class='note'>KL scale c = {report['kl_scale']:.4f}; "
+    body = [f"<p>{H.escape(_INTRO)}</p><p class='note'>{H.escape(_scale_note(report))}; "
             f"{report.get('vocab_size', 0):,} distinct n-grams.</p>",
             "<h2>Alignment matrix</h2>", H.heatmap(sources, targets, values),
             "<h2>Pairs</h2>", H.table(*_pair_table(report))]
@@ -70,7 +93,9 @@ def html(report: dict) -> str:
         bars = [(f"{b['source']}→{b['target']} k={i['k']}", i["lo"], i["median"], i["hi"])
                 for b in report["bootstrap"] for i in b["intervals"]]
         body += ["<h2>How many target queries are enough?</h2>",
-                 "<p class='note'>Bootstrap 95% intervals of A for target samples of k queries.</p>",
+                 "<p class='note'>A measured on resampled targets of k queries (2.5-97.5 "
+                 "percentiles, median dot): the spread a user holding only k queries would see; "
+                 "small samples read A low. The pairs table gives the interval of A itself.</p>",
                  H.interval_bars(bars)]
     if report.get("explanations"):
         body.append("<h2>Why pairs diverge</h2><p class='note'>The n-grams with the largest "
@@ -78,8 +103,8 @@ def html(report: dict) -> str:
     for ex in report.get("explanations", []):
         rows = [[g["ngram"], g["freq_target"], g["freq_source"], g["term"]]
                 for g in ex["target_lacks_in_source"][:10]]
-        body.append(f"<details><summary>What <b>{ex['target']}</b> does that <b>{ex['source']}"
-                    f"</b> lacks</summary>"
+        body.append(f"<details><summary>What <b>{H.escape(ex['target'])}</b> does that "
+                    f"<b>{H.escape(ex['source'])}</b> lacks</summary>"
                     + H.table(["n-gram", "freq in target", "freq in source", "KL term"], rows)
                     + "</details>")
     return H.page("Dataset alignment report", "".join(body))
@@ -90,6 +115,6 @@ def write(report: dict, out_dir: str | Path) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     paths = [out / "report.json", out / "report.md", out / "report.html"]
     paths[0].write_text(json.dumps(report, indent=2))
-    paths[1].write_text(markdown(report))
-    paths[2].write_text(html(report))
+    paths[1].write_text(markdown(report), errors="replace")
+    paths[2].write_text(html(report), errors="replace")
     return paths

@@ -28,7 +28,11 @@ class AlignConfig:
     eps: float = 1e-6
     """Additive smoothing of the n-gram distributions before KL."""
     kl_scale: float | None = None
-    """Fix c in A = exp(-KL/c) to compare runs; default: the largest KL of this report."""
+    """Fix c in A = exp(-KL/c) (overrides kl_scale_mode)."""
+    kl_scale_mode: str = "reference"
+    """c when kl_scale is not given: reference (a constant from the public benchmark matrix,
+    so A is comparable across reports) or report (the largest KL of this report, the
+    paper's per-study normalisation)."""
     direction: str = "source-target"
     """KL direction: source-target = D(train||target), or target-source."""
     bootstrap: list[int] = field(default_factory=lambda: [50, 100, 200, 0])
@@ -49,6 +53,9 @@ class AlignConfig:
     def __post_init__(self) -> None:
         if self.direction not in ("source-target", "target-source"):
             raise AlignSQLError(f"direction must be source-target or target-source, not {self.direction!r}")
+        if self.kl_scale_mode not in ("reference", "report"):
+            raise AlignSQLError(f"kl_scale_mode (--kl-scale-mode) must be reference or report, "
+                                f"not {self.kl_scale_mode!r}")
         at_least(self, max_n=1, n_boot=1, target_sample=1, top=0, workers=1, eps=1e-300,
                  kl_scale=1e-300)
 
@@ -126,8 +133,8 @@ def run_align(cfg: AlignConfig, progress: bool = False) -> dict:
     trains = {s: profs[s] for s in cfg.train}
     targets = {s: sample(profs[s], cfg.target_sample, cfg.seed) for s in cfg.target}
     preds = {p: profs[spec] for p, spec in pred_specs.items()}
-    opts = CompareOptions(cfg.max_n, cfg.eps, cfg.kl_scale, cfg.direction, cfg.bootstrap,
-                          cfg.n_boot, cfg.seed, cfg.top)
+    opts = CompareOptions(cfg.max_n, cfg.eps, cfg.kl_scale, cfg.kl_scale_mode, cfg.direction,
+                          cfg.bootstrap, cfg.n_boot, cfg.seed, cfg.top)
     try:
         report = compare(trains, targets, preds, opts)
     except ValueError as exc:

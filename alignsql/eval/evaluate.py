@@ -271,7 +271,15 @@ def _breakdown(results: Sequence[ExampleResult], key: Callable[[ExampleResult], 
         if r.scored and key(r):
             groups[key(r)].append(r)
     return {k: {"n": len(v), "ex": sum(r.status == CORRECT for r in v) / len(v)}
-            for k, v in sorted(groups.items())}
+            for k, v in sorted(groups.items(), key=lambda kv: _natural(kv[0]))}
+
+
+LEVELS = ("easy", "medium", "hard", "extra", "simple", "moderate", "challenging")
+"""Spider's hardness and BIRD's difficulty levels, in their natural order."""
+
+
+def _natural(key: str) -> tuple[int, str]:
+    return (LEVELS.index(key) if key in LEVELS else len(LEVELS), key)
 
 
 def summarize(results: Sequence[ExampleResult], extra_predictions: int = 0,

@@ -112,5 +112,5 @@ def write(result: dict, out: Path) -> None:
     from alignsql.eval.render import compare_html, compare_markdown
     out.mkdir(parents=True, exist_ok=True)
     (out / "compare.json").write_text(json.dumps(result, indent=2))
-    (out / "compare.md").write_text(compare_markdown(result))
-    (out / "compare.html").write_text(compare_html(result))
+    (out / "compare.md").write_text(compare_markdown(result), errors="replace")
+    (out / "compare.html").write_text(compare_html(result), errors="replace")

@@ -53,8 +53,9 @@ def html(results: Sequence[ExampleResult], summary: Summary, dataset: str) -> st
 
 def write_reports(results: Sequence[ExampleResult], summary: Summary, dataset: str,
                   out: Path) -> None:
-    (out / "report.md").write_text(markdown(summary, dataset))
-    (out / "report.html").write_text(html(results, summary, dataset))
+    # errors="replace": a lone surrogate in model output must not fail the report
+    (out / "report.md").write_text(markdown(summary, dataset), errors="replace")
+    (out / "report.html").write_text(html(results, summary, dataset), errors="replace")
 
 
 def _ci(result: dict) -> str:

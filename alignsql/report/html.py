@@ -39,6 +39,9 @@ def cards(items: Sequence[tuple[str, object]]) -> str:
         f"<div class='card'>{escape(label)}<b>{_cell(v)}</b></div>" for label, v in items) + "</div>"
 
 
+CHAR_PX = 6.6  # width of one character at font-size 11 (system-ui), generous
+
+
 def _color(value: float) -> str:
     """White (0) to deep teal (1)."""
     v = max(0.0, min(1.0, value))
@@ -49,9 +52,13 @@ def _color(value: float) -> str:
 def heatmap(rows: Sequence[str], cols: Sequence[str], values: dict[tuple[str, str], float],
             cell: int = 64) -> str:
     """An SVG heatmap of values in [0,1], rows x cols, each cell labelled."""
-    left = max((len(r) for r in rows), default=0) * 7 + 10
-    top = max((len(c) for c in cols), default=0) * 6 + 20
-    w, h = left + cell * len(cols) + 10, top + cell * len(rows) + 10
+    # column labels are rotated 35 degrees up and to the right: their height is about
+    # sin(35) of their length and the last one reaches cos(35) of its length past its column
+    longest = max((len(c) for c in cols), default=0) * CHAR_PX
+    left = max((len(r) for r in rows), default=0) * CHAR_PX + 12
+    top = int(longest * 0.58) + 24
+    w = left + cell * len(cols) + max(10, int(longest * 0.82) - cell // 2)
+    h = top + cell * len(rows) + 10
     parts = [f"<svg xmlns='http://www.w3.org/2000/svg' width='{w}' height='{h}' "
              f"font-family='system-ui,sans-serif' font-size='11'>"]
     for j, c in enumerate(cols):
@@ -76,8 +83,9 @@ def heatmap(rows: Sequence[str], cols: Sequence[str], values: dict[tuple[str, st
 
 
 def interval_bars(items: Sequence[tuple[str, float, float, float]], width: int = 420) -> str:
-    """Horizontal bars: (label, lo, mid, hi) on a 0-1 axis."""
-    left, row = 170, 22
+    """Horizontal bars: (label, lo, mid, hi) on a 0-1 axis; room for the longest label."""
+    left = int(max((len(i[0]) for i in items), default=10) * CHAR_PX) + 16
+    row = 22
     h = row * len(items) + 30
     parts = [f"<svg xmlns='http://www.w3.org/2000/svg' width='{left + width + 20}' height='{h}' "
              f"font-family='system-ui,sans-serif' font-size='11'>"]

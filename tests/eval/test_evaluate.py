@@ -96,3 +96,16 @@ def test_huge_prediction_is_not_parsed(db) -> None:
     ex = [Example("q", "SELECT name FROM singer", db_id="cs", id="a")]
     results, _ = evaluate(ex, {"a": huge}, {"cs": db}, workers=1)
     assert (results[0].status, results[0].pred_error) == ("pred_error", "too_large")
+
+
+def test_hardness_in_natural_order_and_surrogates_in_reports(db, tmp_path) -> None:
+    from alignsql.eval.evaluate import summarize
+    from alignsql.eval.render import write_reports
+    ex = [Example("q", "SELECT 1", db_id="cs", id=str(i), hardness=h)
+          for i, h in enumerate(["hard", "easy", "extra", "medium"])]
+    results, _ = evaluate(ex, {"0": "SELECT '\udc80'", "1": "SELECT 1", "2": "SELECT 1",
+                               "3": "SELECT 1"}, {"cs": db}, workers=1)
+    summary = summarize(results)
+    assert list(summary.by_hardness) == ["easy", "medium", "hard", "extra"]
+    write_reports(results, summary, "d", tmp_path)  # a lone surrogate used to crash here
+    assert "SELECT &#x27;?&#x27;" in (tmp_path / "report.html").read_text()
