@@ -38,7 +38,8 @@ def cmd_sft(args: argparse.Namespace) -> int:
     if args.eval_limit:
         overrides.append(f"eval_limit={args.eval_limit}")
     cfg = config.load_yaml(SFTConfig, args.config, overrides)
-    summary = train(cfg, resume=args.resume, log=lambda m: print(m, file=sys.stderr, flush=True))
+    summary = train(cfg, resume=args.resume, log=lambda m: print(m, file=sys.stderr, flush=True),
+                    progress=sys.stderr.isatty())
     print(json.dumps(summary, indent=2))
     return 0
 

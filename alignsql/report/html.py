@@ -101,3 +101,41 @@ def interval_bars(items: Sequence[tuple[str, float, float, float]], width: int =
                      f"<circle cx='{left + mid * width}' cy='{y}' r='4' fill='#111'/>")
     parts.append("</svg>")
     return "".join(parts)
+
+
+SERIES_COLORS = ("#0d7377", "#d97706", "#7c3aed", "#dc2626")
+
+
+def line_chart(series: dict[str, Sequence[tuple[float, float]]], x_label: str = "",
+               y_label: str = "", width: int = 560, height: int = 260) -> str:
+    """An SVG line chart of named (x, y) series with axis ticks and a legend."""
+    points = [p for s in series.values() for p in s]
+    if not points:
+        return "<p class='note'>No data points.</p>"
+    x0, x1 = min(p[0] for p in points), max(p[0] for p in points)
+    y0, y1 = min(0.0, min(p[1] for p in points)), max(p[1] for p in points)
+    x1, y1 = (x1 if x1 > x0 else x0 + 1), (y1 if y1 > y0 else y0 + 1)
+    left, top, bottom = 56, 12, 40
+    w, h = width - left - 16, height - top - bottom
+    sx = lambda x: left + (x - x0) / (x1 - x0) * w  # noqa: E731
+    sy = lambda y: top + h - (y - y0) / (y1 - y0) * h  # noqa: E731
+    parts = [f"<svg xmlns='http://www.w3.org/2000/svg' width='{width}' height='{height + 18 * len(series)}' "
+             f"font-family='system-ui,sans-serif' font-size='11'>"]
+    for i in range(5):
+        yv, xv = y0 + (y1 - y0) * i / 4, x0 + (x1 - x0) * i / 4
+        parts.append(f"<line x1='{left}' x2='{left + w}' y1='{sy(yv):.1f}' y2='{sy(yv):.1f}' "
+                     f"stroke='#e5e7eb'/><text x='{left - 6}' y='{sy(yv) + 4:.1f}' "
+                     f"text-anchor='end'>{yv:.3g}</text><text x='{sx(xv):.1f}' "
+                     f"y='{top + h + 16}' text-anchor='middle'>{xv:.4g}</text>")
+    parts.append(f"<text x='{left + w / 2}' y='{top + h + 32}' text-anchor='middle'>"
+                 f"{escape(x_label)}</text><text x='12' y='{top + h / 2}' text-anchor='middle' "
+                 f"transform='rotate(-90 12 {top + h / 2})'>{escape(y_label)}</text>")
+    for k, (name, pts) in enumerate(series.items()):
+        color = SERIES_COLORS[k % len(SERIES_COLORS)]
+        path = " ".join(f"{sx(x):.1f},{sy(y):.1f}" for x, y in pts)
+        parts.append(f"<polyline fill='none' stroke='{color}' stroke-width='2' points='{path}'/>")
+        ly = height + 18 * k + 4
+        parts.append(f"<rect x='{left}' y='{ly - 9}' width='12' height='4' fill='{color}'/>"
+                     f"<text x='{left + 18}' y='{ly - 4}'>{escape(name)}</text>")
+    parts.append("</svg>")
+    return "".join(parts)

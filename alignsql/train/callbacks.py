@@ -66,3 +66,57 @@ class MetricsCallback(TrainerCallback):
 def _cuda_peak() -> float | None:
     import torch
     return torch.cuda.max_memory_allocated() / 2**20 if torch.cuda.is_available() else None
+
+
+class ProgressCallback(TrainerCallback):
+    """A progress bar over optimizer steps with ETA and the last loss (stderr)."""
+
+    def __init__(self) -> None:
+        self.bar = None
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        from tqdm import tqdm
+        self.bar = tqdm(total=state.max_steps, initial=state.global_step, desc="training",
+                        unit="step", dynamic_ncols=True)
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if self.bar is not None:
+            self.bar.update(state.global_step - self.bar.n)
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        if self.bar is not None and logs and logs.get("loss") is not None:
+            self.bar.set_postfix(loss=f"{logs['loss']:.4f}")
+
+    def on_train_end(self, args, state, control, **kwargs):
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+
+def loss_curves(path: Path) -> dict[str, list[tuple[float, float]]]:
+    """(step, value) series of the training and validation loss from metrics.jsonl."""
+    series: dict[str, list[tuple[float, float]]] = {"train loss": [], "validation loss": []}
+    if not path.exists():
+        return series
+    for line in path.read_text().splitlines():
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        for key, name in (("loss", "train loss"), ("eval_loss", "validation loss")):
+            if isinstance(row.get(key), (int, float)):
+                series[name].append((float(row["step"]), float(row[key])))
+    return series
+
+
+def write_run_report(out: Path, summary: dict, title: str) -> Path:
+    """report.html of a training run: summary cards and the loss curves."""
+    from alignsql.report import html as H
+    cards = [(k, v) for k, v in summary.items()
+             if isinstance(v, (int, float)) and not isinstance(v, bool)]
+    body = [H.cards(cards), "<h2>Loss</h2>",
+            H.line_chart({k: v for k, v in loss_curves(out / "metrics.jsonl").items() if v},
+                         x_label="optimizer step", y_label="loss")]
+    path = out / "report.html"
+    path.write_text(H.page(title, "".join(body)), errors="replace")
+    return path

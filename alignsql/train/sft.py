@@ -12,7 +12,13 @@ from typing import Callable
 
 from alignsql.data.splits import check_clean, steered_by
 from alignsql.errors import AlignSQLError
-from alignsql.train.callbacks import MetricsCallback, peak_rss_mb, trim_metrics
+from alignsql.train.callbacks import (
+    MetricsCallback,
+    ProgressCallback,
+    peak_rss_mb,
+    trim_metrics,
+    write_run_report,
+)
 from alignsql.train.checkpoint import last_checkpoint, run_dir, save_config, save_merged, write_json
 from alignsql.train.config import SFTConfig
 from alignsql.train.data import TrainingData, build_training_data
@@ -120,7 +126,8 @@ def steps_dataset(cfg: SFTConfig, recs: list[dict], seed: int):
     return HFDataset.from_list([batch_item(recs, b) for b in batches]), sharing_stats(recs, groups)
 
 
-def fit(cfg: SFTConfig, out: Path, lm, data: TrainingData, resume: bool):
+def fit(cfg: SFTConfig, out: Path, lm, data: TrainingData, resume: bool,
+        progress: bool = False):
     if cfg.release_memory and lm.device == "cpu":
         pin_mmap_threshold()
     train_set, stats = steps_dataset(cfg, data.train, cfg.seed)
@@ -133,7 +140,8 @@ def fit(cfg: SFTConfig, out: Path, lm, data: TrainingData, resume: bool):
         model=lm.model, args=_trl_args(cfg, out, bool(data.val), lm.device),
         train_dataset=train_set, eval_dataset=val_set, data_collator=collator,
         processing_class=lm.tokenizer, peft_config=_peft_config(cfg),
-        callbacks=[MetricsCallback(out / "metrics.jsonl")])
+        callbacks=[MetricsCallback(out / "metrics.jsonl"),
+                   *([ProgressCallback()] if progress else [])])
     checkpoint = last_checkpoint(out) if resume else None
     done = finished_state(checkpoint, planned_steps(cfg, len(train_set)))
     if done is not None:  # killed after the last step (e.g. during the merged save)
@@ -205,7 +213,7 @@ def evaluate_target(cfg: SFTConfig, model: str, folder: Path) -> dict:
 
 
 def train(cfg: SFTConfig, resume: bool = False,
-          log: Callable[[str], None] = lambda _: None) -> dict:
+          log: Callable[[str], None] = lambda _: None, progress: bool = False) -> dict:
     """One SFT run; returns the summary also written to <run>/summary.json."""
     check_clean([s for spec in cfg.train for s in steered_by(spec)], cfg.eval, cfg.allow_leak,
                 "train sft")
@@ -216,7 +224,7 @@ def train(cfg: SFTConfig, resume: bool = False,
     if cfg.eval and not (out / "eval" / "before" / "summary.json").exists():
         log(f"evaluating the base model on {cfg.eval}")
         summary["ex_before"] = evaluate_target(cfg, cfg.model, out / "eval" / "before")["ex"]
-    trainer, result, checkpoint = fit(cfg, out, lm, data, resume)
+    trainer, result, checkpoint = fit(cfg, out, lm, data, resume, progress)
     merged = save(cfg, out, trainer, lm)
     summary.update(train_loss=result.training_loss, steps=result.global_step,
                    resumed_from=checkpoint, peak_rss_mb=peak_rss_mb(),
@@ -229,4 +237,5 @@ def train(cfg: SFTConfig, resume: bool = False,
         if "ex_before" not in summary and before.exists():
             summary["ex_before"] = json.loads(before.read_text())["ex"]
     write_json(out / "summary.json", summary)
+    write_run_report(out, summary, f"SFT run: {cfg.name}")
     return summary

@@ -78,8 +78,10 @@ def test_full_run_directory_and_resume(tmp_path, tiny_model_dir) -> None:
     cfg = _cfg(tmp_path, tiny_model_dir, method="full", max_steps=2)
     summary = train(cfg)
     run = tmp_path / "runs" / "t"
-    for name in ("config.yaml", "metrics.jsonl", "data.json", "summary.json", "merged/config.json"):
+    for name in ("config.yaml", "metrics.jsonl", "data.json", "summary.json", "merged/config.json",
+                 "report.html"):
         assert (run / name).exists(), name
+    assert "<polyline" in (run / "report.html").read_text()  # the loss curve
     assert summary["steps"] == 2
     with pytest.raises(AlignSQLError, match="--resume"):
         train(cfg)
