@@ -187,7 +187,7 @@ def main() -> None:
         "verdicts_correct": agree, "ex": runs["2_workers_cold"]["ex"],
         "ex_reference": sum(ref.values()) / len(ref), "perturbations": dict(kinds),
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
-                    "platform": platform.platform()},
+                    "platform": platform.platform(), "load_avg": os.getloadavg()},
         "command": "python bench/eval_bench.py",
     }
     path = ROOT / "bench" / "results" / "eval_bench.json"
