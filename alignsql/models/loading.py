@@ -53,7 +53,15 @@ def resolve(name_or_path: str, log=lambda _: None) -> str:
     if "/" not in name_or_path:
         raise AlignSQLError(f"unknown model {name_or_path!r}: use one of "
                             f"{', '.join(MODELS)}, a model directory, or a Hugging Face id")
+    if looks_like_path(name_or_path):
+        raise AlignSQLError(f"{name_or_path}: model directory not found")
     return name_or_path
+
+
+def looks_like_path(name: str) -> bool:
+    """A Hugging Face id is exactly ``owner/name``; anything else with a slash is a path."""
+    return (name.startswith(("/", ".", "~")) or name.endswith("/") or name.count("/") > 1
+            or "\\" in name)
 
 
 def _torch_dtype(dtype: str):

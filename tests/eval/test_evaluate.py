@@ -109,3 +109,25 @@ def test_hardness_in_natural_order_and_surrogates_in_reports(db, tmp_path) -> No
     assert list(summary.by_hardness) == ["easy", "medium", "hard", "extra"]
     write_reports(results, summary, "d", tmp_path)  # a lone surrogate used to crash here
     assert "SELECT &#x27;?&#x27;" in (tmp_path / "report.html").read_text()
+
+
+def test_two_processes_storing_one_gold_cache_never_crash(db, tmp_path, monkeypatch) -> None:
+    """Both write the same database's cache file many times; unique temporary names and an
+    atomic replace mean no FileNotFoundError and a readable file at the end."""
+    import multiprocessing as mp
+    import pickle
+
+    from alignsql.eval import evaluate as ev
+    monkeypatch.setenv("ALIGNSQL_HOME", str(tmp_path / "home"))
+
+    def writer(k: int) -> None:
+        for i in range(40):
+            ev._store_gold({(str(db), f"SELECT {k * 100 + i}", 10, 1.0): ev.ExecResult()})
+
+    procs = [mp.get_context("fork").Process(target=writer, args=(k,)) for k in range(2)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join()
+    assert [p.exitcode for p in procs] == [0, 0]
+    assert isinstance(pickle.loads(ev._gold_cache_file(str(db)).read_bytes()), dict)
