@@ -58,11 +58,22 @@ def _ar_table(report: dict) -> tuple[list[str], list[list[object]]]:
     return headers, rows
 
 
+def _gain_note(g: dict) -> str:
+    fmt = lambda v: "n/a" if v is None else f"{v:.2f}"  # noqa: E731
+    return (f"{g['n_pairs']} pairs: sign(AR - 1) agrees with the sign of the gain on "
+            f"{fmt(g['sign_agreement'])} of them; Spearman's rho {fmt(g['spearman'])}.")
+
+
 def markdown(report: dict) -> str:
     out = ["# Dataset alignment report", "", _INTRO, "", _scale_note(report), ""]
     out += ["## Pairs", "", _md_table(*_pair_table(report)), ""]
     if report.get("ar"):
         out += ["## Alignment Ratio", "", _md_table(*_ar_table(report)), ""]
+    if report.get("ar_vs_gain"):
+        g = report["ar_vs_gain"]
+        out += ["## AR against the measured gain", "", _gain_note(g), "",
+                _md_table(["train", "target", "AR", "EX gain"],
+                          [[r["train"], r["target"], r["ar"], r["gain"]] for r in g["rows"]]), ""]
     for boot in report.get("bootstrap", []):
         rows = [[i["k"], i["median"], i["lo"], i["hi"]] for i in boot["intervals"]]
         out += [f"## A measured on k target queries: {boot['source']} → {boot['target']}", "",
@@ -89,6 +100,13 @@ def html(report: dict) -> str:
             "<h2>Pairs</h2>", H.table(*_pair_table(report))]
     if report.get("ar"):
         body += ["<h2>Alignment Ratio</h2>", H.table(*_ar_table(report))]
+    if report.get("ar_vs_gain"):
+        g = report["ar_vs_gain"]
+        body += ["<h2>AR against the measured gain</h2>",
+                 f"<p class='note'>{H.escape(_gain_note(g))}</p>",
+                 H.scatter([(r["ar"], r["gain"], f"{r['train']} → {r['target']}")
+                            for r in g["rows"]], x_label="AR", y_label="EX gain",
+                           x_mark=1.0, y_mark=0.0)]
     if report.get("bootstrap"):
         bars = [(f"{b['source']}→{b['target']} k={i['k']}", i["lo"], i["median"], i["hi"])
                 for b in report["bootstrap"] for i in b["intervals"]]

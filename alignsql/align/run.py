@@ -27,6 +27,9 @@ class AlignConfig:
     """Longest template n-gram (the paper uses 15)."""
     eps: float = 1e-6
     """Additive smoothing of the n-gram distributions before KL."""
+    gains: str | None = None
+    """JSON/JSONL/CSV of measured EX gains (records: train, target, gain = EX after - EX
+    before, optional gain_ci): the report then plots AR against the gain."""
     kl_scale: float | None = None
     """Fix c in A = exp(-KL/c) (overrides kl_scale_mode)."""
     kl_scale_mode: str = "reference"
@@ -139,5 +142,12 @@ def run_align(cfg: AlignConfig, progress: bool = False) -> dict:
         report = compare(trains, targets, preds, opts)
     except ValueError as exc:
         raise AlignSQLError(str(exc)) from None
+    if cfg.gains:
+        from alignsql.align import gains
+        rows = gains.ar_vs_gain(report["ar"], gains.read_gains(cfg.gains))
+        if not rows:
+            raise AlignSQLError(f"{cfg.gains}: no gain matches an AR row (train and target "
+                                f"must be spelled as in --train and --target)")
+        report["ar_vs_gain"] = {"rows": rows, **gains.summary(rows)}
     report["config"] = asdict(cfg)
     return report

@@ -139,3 +139,43 @@ def line_chart(series: dict[str, Sequence[tuple[float, float]]], x_label: str = 
                      f"<text x='{left + 18}' y='{ly - 4}'>{escape(name)}</text>")
     parts.append("</svg>")
     return "".join(parts)
+
+
+def scatter(points: Sequence[tuple[float, float, str]], x_label: str = "", y_label: str = "",
+            x_mark: float | None = None, y_mark: float | None = None, width: int = 520,
+            height: int = 320) -> str:
+    """An SVG scatter of labelled (x, y) points (hover for the label), with optional dashed
+    reference lines at x = x_mark and y = y_mark."""
+    if not points:
+        return "<p class='note'>No data points.</p>"
+    xs = [p[0] for p in points] + ([x_mark] if x_mark is not None else [])
+    ys = [p[1] for p in points] + ([y_mark] if y_mark is not None else [])
+    pad = lambda lo, hi: (lo - 0.05 * (hi - lo or 1), hi + 0.05 * (hi - lo or 1))  # noqa: E731
+    (x0, x1), (y0, y1) = pad(min(xs), max(xs)), pad(min(ys), max(ys))
+    left, top, bottom = 56, 12, 40
+    w, h = width - left - 16, height - top - bottom
+    sx = lambda x: left + (x - x0) / (x1 - x0) * w  # noqa: E731
+    sy = lambda y: top + h - (y - y0) / (y1 - y0) * h  # noqa: E731
+    parts = [f"<svg xmlns='http://www.w3.org/2000/svg' width='{width}' height='{height}' "
+             f"font-family='system-ui,sans-serif' font-size='11'>"]
+    for i in range(5):
+        xv, yv = x0 + (x1 - x0) * i / 4, y0 + (y1 - y0) * i / 4
+        parts.append(f"<text x='{sx(xv):.1f}' y='{top + h + 16}' text-anchor='middle'>"
+                     f"{xv:.3g}</text><text x='{left - 6}' y='{sy(yv) + 4:.1f}' "
+                     f"text-anchor='end'>{yv:.3g}</text>")
+    parts.append(f"<rect x='{left}' y='{top}' width='{w}' height='{h}' fill='none' "
+                 f"stroke='#e5e7eb'/>")
+    if x_mark is not None:
+        parts.append(f"<line x1='{sx(x_mark):.1f}' x2='{sx(x_mark):.1f}' y1='{top}' "
+                     f"y2='{top + h}' stroke='#9ca3af' stroke-dasharray='4 3'/>")
+    if y_mark is not None:
+        parts.append(f"<line x1='{left}' x2='{left + w}' y1='{sy(y_mark):.1f}' "
+                     f"y2='{sy(y_mark):.1f}' stroke='#9ca3af' stroke-dasharray='4 3'/>")
+    for x, y, label in points:
+        parts.append(f"<circle cx='{sx(x):.1f}' cy='{sy(y):.1f}' r='5' fill='#0d7377' "
+                     f"fill-opacity='.8'><title>{escape(label)}: ({x:.3f}, {y:+.3f})</title>"
+                     f"</circle>")
+    parts.append(f"<text x='{left + w / 2}' y='{top + h + 32}' text-anchor='middle'>"
+                 f"{escape(x_label)}</text><text x='12' y='{top + h / 2}' text-anchor='middle' "
+                 f"transform='rotate(-90 12 {top + h / 2})'>{escape(y_label)}</text></svg>")
+    return "".join(parts)
