@@ -15,8 +15,8 @@ from alignsql.data.example import Dataset, Example, Schema
 from alignsql.data.schema import from_sqlite
 from alignsql.errors import AlignSQLError
 from alignsql.models.extract import extract_sql
-from alignsql.models.generate import GenOptions, PrefixCache, Request, stream
-from alignsql.models.loading import LoadedModel, load
+from alignsql.models.generate import GenOptions, Request
+from alignsql.models.loading import LoadedModel
 from alignsql.models.prompts import Prompt, PromptOptions, build
 from alignsql.models.registry import DEFAULT_MODEL
 
@@ -58,12 +58,19 @@ class PredictConfig:
     default: the budget the model was fine-tuned with (its prompt.json), else 2048."""
     prefix_cache: bool = True
     """Reuse the KV cache of the prompt part shared by questions on one database."""
+    backend: str = "auto"
+    """Generation engine: auto (vllm where installed, else hf), hf, vllm, or openai (an
+    OpenAI-compatible server at --base-url)."""
+    base_url: str | None = None
+    """Server of the openai backend, e.g. http://localhost:8000 (vllm serve, llama.cpp)."""
     data_root: str | None = None
     """Data folder (default: $ALIGNSQL_DATA, else ../shared/data)."""
 
     def __post_init__(self) -> None:
         config.at_least(self, limit=1, sample=1, batch_size=1, num_samples=1, temperature=0,
                         max_new_tokens=1, max_prompt_tokens=32, sample_values=0)
+        from alignsql.models.engines import resolve_backend
+        resolve_backend(self.backend)
         from alignsql.models.loading import DTYPES
         if self.dtype not in DTYPES:
             raise AlignSQLError(f"dtype (--dtype) must be one of {', '.join(DTYPES)}, "
@@ -135,15 +142,18 @@ def _resume(path: Path) -> tuple[set[str], int]:
     return done, dropped
 
 
-def predict(lm: LoadedModel, ds: Dataset, examples: list[Example], cfg: PredictConfig,
+def predict(lm, ds: Dataset, examples: list[Example], cfg: PredictConfig,
             out: Path, on_batch=None) -> dict:
-    """Answer ``examples``, appending records to ``out``; returns counts and throughput."""
+    """Answer ``examples`` with an engine (``alignsql.models.engines``; a loaded HF model is
+    wrapped in the hf engine), appending records to ``out``; returns counts and throughput."""
+    from alignsql.models.engines.hf import HFEngine
+    engine = HFEngine.wrap(lm, cfg.prefix_cache) if isinstance(lm, LoadedModel) else lm
     samples = resolved_sample_values(cfg)
     popts = PromptOptions(samples, resolved_budget(cfg))
     gopts = GenOptions(cfg.max_new_tokens, cfg.num_samples, cfg.temperature, seed=cfg.seed)
     done, torn = _resume(out)
     todo = [e for e in examples if e.id not in done]
-    prompts = {e.id: build(e, schema_for(ds, e.db_id, samples), lm.tokenizer, popts)
+    prompts = {e.id: build(e, schema_for(ds, e.db_id, samples), engine.tokenizer, popts)
                for e in todo}
     # questions on one schema share a prefix (its KV cache is reused) and are admitted
     # together; similar lengths waste less padding
@@ -158,8 +168,7 @@ def predict(lm: LoadedModel, ds: Dataset, examples: list[Example], cfg: PredictC
     out.parent.mkdir(parents=True, exist_ok=True)
     with open(out, "a") as fh:
         start = time.perf_counter()
-        cache = PrefixCache(capacity=4 if cfg.prefix_cache else 0)
-        for key, group in stream(lm, requests, gopts, cfg.batch_size, cache):
+        for key, group in engine.stream(requests, gopts, cfg.batch_size):
             ex = by_id[key]
             rec = _record(ex, prompts[ex.id], group, ds)
             stats["answered"] += 1
@@ -220,7 +229,9 @@ def run_predict(cfg: PredictConfig, progress: bool = False, log=lambda _: None) 
     out = Path(cfg.out)
     out.parent.mkdir(parents=True, exist_ok=True)  # an unwritable --out fails before loading
     open(out, "a").close()
-    lm = load(cfg.model, cfg.dtype, cfg.device, log)
+    from alignsql.models.engines import open_engine
+    engine = open_engine(cfg.backend, cfg.model, cfg.dtype, cfg.device, cfg.base_url,
+                         cfg.prefix_cache, log)
     bar = None
     if progress:
         from tqdm import tqdm
@@ -231,9 +242,10 @@ def run_predict(cfg: PredictConfig, progress: bool = False, log=lambda _: None) 
         if bar:
             bar.update(n)
             bar.set_postfix(qps=f"{stats['answered'] / max(stats['seconds'], 1e-9):.2f}")
-    stats = predict(lm, ds, examples, cfg, out, on_batch)
+    stats = predict(engine, ds, examples, cfg, out, on_batch)
     if bar:
         bar.close()
     config.save(cfg, out.with_suffix(".config.yaml"))
-    stats.update(model=cfg.model, device=lm.device, dtype=cfg.dtype, out=str(out))
+    stats.update(model=cfg.model, device=engine.device, dtype=cfg.dtype, out=str(out),
+                 backend=engine.name)
     return stats

@@ -80,7 +80,8 @@ def _cases() -> list[tuple[str, list[str]]]:
                      ("--limit", "-3"), ("--batch-size", "0"), ("--num-samples", "0"),
                      ("--temperature", "-0.5"), ("--temperature", "nan"),
                      ("--max-new-tokens", "0"), ("--max-prompt-tokens", "8"),
-                     ("--dtype", "int3"), ("--device", "tpu"), ("--sample-values", "-1")]:
+                     ("--dtype", "int3"), ("--device", "tpu"), ("--sample-values", "-1"),
+                     ("--backend", "tgi"), ("--base-url", "http://127.0.0.1:9")]:
         add(f"predict {opt} {val}", "predict", "--dataset", spec, "--out", "{dir}/p.jsonl",
             opt, val)
     add("predict model path missing", "predict", "--model", "{dir}/no_model", "--dataset", spec,

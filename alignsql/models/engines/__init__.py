@@ -1,0 +1,63 @@
+"""Generation engines behind one interface.
+
+Every engine answers ``Request``s (the alignsql-rendered prompt, split at its shared prefix)
+with ``GenOptions`` and yields ``(key, [Generation])`` as requests finish. The token ids that
+reach the model are the same for every engine: ``prompts.split_tokens`` of the rendered text
+(the ids training used); the stop strings and SQL extraction are shared too.
+
+- ``hf``: alignsql's continuous batcher on transformers (always installed, the fallback);
+- ``vllm``: in-process ``vllm.LLM`` with prefix caching (the ``vllm`` extra);
+- ``openai``: any OpenAI-compatible server (``vllm serve``, llama.cpp's server, SGLang) sent
+  the prompt's token ids on ``/v1/completions``.
+
+``auto`` picks vllm where it is installed, else hf.
+"""
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Callable, Hashable, Iterable, Iterator
+from typing import Any, Protocol
+
+from alignsql.errors import AlignSQLError
+from alignsql.models.generate import GenOptions, Generation, Request
+
+BACKENDS = ("auto", "hf", "vllm", "openai")
+
+
+class Engine(Protocol):
+    name: str
+    tokenizer: Any
+    device: str
+
+    def stream(self, requests: Iterable[Request], opts: GenOptions, slots: int = 8,
+               incoming: Callable[[], list[Request]] | None = None
+               ) -> Iterator[tuple[Hashable, list[Generation]]]:
+        """(key, ``opts.num_samples`` generations) per request, as each finishes."""
+
+
+def resolve_backend(backend: str) -> str:
+    if backend not in BACKENDS:
+        raise AlignSQLError(f"backend (--backend) must be one of {', '.join(BACKENDS)}, "
+                            f"not {backend!r}")
+    if backend == "auto":
+        return "vllm" if importlib.util.find_spec("vllm") is not None else "hf"
+    return backend
+
+
+def open_engine(backend: str, model: str, dtype: str = "bf16", device: str = "auto",
+                base_url: str | None = None, prefix_cache: bool = True,
+                log: Callable[[str], None] = lambda _: None) -> Engine:
+    """The engine of ``backend`` for ``model`` (a registry name, directory or hub id)."""
+    name = resolve_backend(backend)
+    if name == "openai":
+        from alignsql.models.engines.openai import OpenAIEngine
+        if not base_url:
+            raise AlignSQLError("backend openai needs --base-url (e.g. http://localhost:8000)")
+        return OpenAIEngine(model, base_url, log)
+    if base_url:
+        raise AlignSQLError(f"--base-url is for backend openai, not {name}")
+    if name == "vllm":
+        from alignsql.models.engines.vllm import VLLMEngine
+        return VLLMEngine(model, dtype, device, log)
+    from alignsql.models.engines.hf import HFEngine
+    return HFEngine(model, dtype, device, prefix_cache, log)
