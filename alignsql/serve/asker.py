@@ -44,8 +44,15 @@ class AskerConfig:
     """bf16, fp32 or fp16."""
     device: str = "auto"
     """auto (CUDA when present), cpu or cuda."""
+    backend: str = "auto"
+    """Generation engine: auto (vllm where installed, else hf), hf, vllm, or openai (an
+    OpenAI-compatible server at --base-url)."""
+    base_url: str | None = None
+    """Server of the openai backend, e.g. http://localhost:8001."""
 
     def __post_init__(self) -> None:
+        from alignsql.models.engines import resolve_backend
+        resolve_backend(self.backend)
         if self.batch_size < 1 or self.max_new_tokens < 1 or self.max_rows < 1:
             raise AlignSQLError("batch_size, max_new_tokens and max_rows must be at least 1")
         if not self.timeout > 0:
@@ -88,8 +95,12 @@ class Asker:
     """``ask(question, db) -> dict``, thread-safe; ``close()`` stops the generation thread."""
 
     def __init__(self, cfg: AskerConfig, lm=None) -> None:
+        """``lm``: an engine (alignsql.models.engines) or a loaded HF model to use instead of
+        opening ``cfg.backend``."""
         from alignsql.data.schema import from_sqlite
-        from alignsql.models.loading import load
+        from alignsql.models.engines import open_engine
+        from alignsql.models.engines.hf import HFEngine
+        from alignsql.models.loading import LoadedModel
         from alignsql.models.predict import prompt_defaults
         self.cfg = cfg
         self.dbs = database_map(cfg.db)
@@ -99,7 +110,10 @@ class Asker:
         self.budget = cfg.max_prompt_tokens or int(defaults.get("max_prompt_tokens", 2048))
         self.schemas = {name: from_sqlite(path, name, samples=self.samples)
                         for name, path in self.dbs.items()}
-        self.lm = lm or load(cfg.model, cfg.dtype, cfg.device)
+        if isinstance(lm, LoadedModel):
+            lm = HFEngine.wrap(lm)
+        self.engine = lm or open_engine(cfg.backend, cfg.model, cfg.dtype, cfg.device,
+                                        cfg.base_url)
         self.recent: deque[dict] = deque(maxlen=20)
         self._inbox: queue.Queue = queue.Queue()
         self._futures: dict[str, Future] = {}
@@ -111,7 +125,7 @@ class Asker:
         from alignsql.data.example import Example
         from alignsql.models.prompts import PromptOptions, build
         opts = PromptOptions(self.samples, self.budget)
-        return build(Example(question, "", db), self.schemas[db], self.lm.tokenizer, opts)
+        return build(Example(question, "", db), self.schemas[db], self.engine.tokenizer, opts)
 
     def _drain(self) -> list:
         items = []
@@ -122,17 +136,16 @@ class Asker:
                 return items
 
     def _loop(self) -> None:
-        from alignsql.models.generate import GenOptions, PrefixCache, stream
+        from alignsql.models.generate import GenOptions
         opts = GenOptions(self.cfg.max_new_tokens)
-        prefixes = PrefixCache()
         while not self._stop.is_set():
             try:
                 first = self._inbox.get(timeout=0.2)
             except queue.Empty:
                 continue
             try:
-                for key, gens in stream(self.lm, [first], opts, self.cfg.batch_size, prefixes,
-                                        incoming=self._drain):
+                for key, gens in self.engine.stream([first], opts, self.cfg.batch_size,
+                                                    incoming=self._drain):
                     self._futures.pop(key).set_result(gens[0].text)
             except Exception as exc:  # a failed batch fails its waiting requests, not the server
                 for fut in list(self._futures.values()):

@@ -73,11 +73,8 @@ class OpenAIEngine:
                 while queue and len(running) < slots:
                     req = queue.pop(0)
                     running[pool.submit(self._complete, req, opts)] = req.key
-                if not running:
-                    if incoming is None:
-                        return
-                    wait([], timeout=0.05)
-                    continue
+                if not running:  # nothing queued, running or newly arrived: the stream ends
+                    return
                 done, _ = wait(list(running), timeout=0.05, return_when=FIRST_COMPLETED)
                 for fut in done:
                     yield running.pop(fut), fut.result()
