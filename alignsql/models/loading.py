@@ -72,18 +72,28 @@ def _torch_dtype(dtype: str):
 
 
 def load(name_or_path: str, dtype: str = "bf16", device: str = "auto",
-         log=lambda _: None) -> LoadedModel:
+         log=lambda _: None, quantize_4bit: bool = False) -> LoadedModel:
+    """Tokenizer and model on the device. ``quantize_4bit``: NF4 weights through bitsandbytes
+    (QLoRA; CUDA only), placed by transformers rather than moved."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     dev = pick_device(device)  # a bad device fails before a model is converted or read
     source = resolve(name_or_path, log)
+    extra = {}
+    if quantize_4bit:
+        from transformers import BitsAndBytesConfig
+        extra = {"quantization_config": BitsAndBytesConfig(
+            load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
+            bnb_4bit_compute_dtype=_torch_dtype("bf16")), "device_map": {"": dev}}
     try:
         tok = AutoTokenizer.from_pretrained(source)
-        model = AutoModelForCausalLM.from_pretrained(source, dtype=_torch_dtype(dtype))
+        model = AutoModelForCausalLM.from_pretrained(source, dtype=_torch_dtype(dtype), **extra)
     except OSError as exc:
         raise AlignSQLError(f"cannot load model {name_or_path!r}: {str(exc).splitlines()[0]}") from None
     prepare_tokenizer(tok)
-    model.to(dev).eval()
+    if not quantize_4bit:
+        model.to(dev)
+    model.eval()
     return LoadedModel(model, tok, name_or_path, dev, dtype)
 
 

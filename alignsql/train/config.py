@@ -22,6 +22,42 @@ def check_optimizer(name: str) -> None:
                             f"{', '.join(sorted(COMMON_OPTIMIZERS))}), not {name!r}")
 
 
+TRACKERS = {"tensorboard", "wandb", "mlflow", "comet_ml", "clearml", "dvclive", "trackio",
+            "swanlab", "neptune", "codecarbon", "azure_ml"}
+SCHEDULERS = {"linear", "cosine", "cosine_with_restarts", "polynomial", "constant",
+              "constant_with_warmup", "inverse_sqrt", "reduce_lr_on_plateau",
+              "cosine_with_min_lr", "warmup_stable_decay"}
+
+
+def check_json_file(name: str, path: str | None) -> None:
+    """A config key naming a JSON file: it must exist and parse (one-line error)."""
+    if path is None:
+        return
+    import json
+    from pathlib import Path
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError:
+        raise AlignSQLError(f"{name}: {path} not found") from None
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise AlignSQLError(f"{name}: {path} is not valid JSON ({exc})") from None
+    if not isinstance(data, dict):
+        raise AlignSQLError(f"{name}: {path} must hold a JSON object")
+
+
+def check_trackers(names: list[str]) -> None:
+    unknown = [n for n in names if n not in TRACKERS]
+    if unknown:
+        raise AlignSQLError(f"report_to: unknown tracker(s) {', '.join(unknown)} (use "
+                            f"{', '.join(sorted(TRACKERS))})")
+
+
+def check_scheduler(name: str) -> None:
+    if name not in SCHEDULERS:
+        raise AlignSQLError(f"lr_scheduler must be one of {', '.join(sorted(SCHEDULERS))}, "
+                            f"not {name!r}")
+
+
 @dataclass
 class SFTConfig:
     name: str = "sft"
@@ -68,6 +104,22 @@ class SFTConfig:
     optimizer: str = "adamw_torch"
     """Optimizer name as transformers' TrainingArguments.optim takes it (adamw_torch, sgd,
     adafactor, ...)."""
+    lr_scheduler: str = "cosine"
+    """Learning-rate schedule as transformers' lr_scheduler_type takes it (cosine, linear,
+    constant, constant_with_warmup, ...)."""
+    report_to: list[str] = field(default_factory=list)
+    """Experiment trackers besides metrics.jsonl: tensorboard, wandb, mlflow, ..."""
+    deepspeed: str | None = None
+    """DeepSpeed JSON config (e.g. configs/deepspeed/zero3.json) for multi-GPU runs started
+    with `deepspeed` or `accelerate launch`."""
+    fsdp: str = ""
+    """FSDP as transformers' fsdp option takes it, e.g. "full_shard auto_wrap" (torchrun /
+    accelerate launch)."""
+    fsdp_config: str | None = None
+    """JSON file of FSDP options (transformers' fsdp_config)."""
+    base_dtype: str = "fp32"
+    """Precision of the frozen base weights of a LoRA run: fp32, or bf16 to halve them (the
+    adapters still train in fp32; a 7B base is 14 instead of 28 GB)."""
     epochs: float = 1.0
     """Passes over the training data (ignored when max_steps > 0)."""
     max_steps: int = -1
@@ -121,8 +173,17 @@ class SFTConfig:
     """Data folder (default: $ALIGNSQL_DATA, else ../shared/data)."""
 
     def __post_init__(self) -> None:
-        if self.method not in ("lora", "full"):
-            raise AlignSQLError(f"method must be lora or full, not {self.method!r}")
+        if self.method not in ("lora", "full", "qlora"):
+            raise AlignSQLError(f"method must be lora, qlora or full, not {self.method!r}")
+        if self.base_dtype not in ("fp32", "bf16"):
+            raise AlignSQLError(f"base_dtype must be fp32 or bf16, not {self.base_dtype!r}")
+        if self.method == "full" and self.base_dtype != "fp32":
+            raise AlignSQLError("base_dtype bf16 is for LoRA: full fine-tuning keeps fp32 "
+                                "master weights")
+        check_json_file("deepspeed", self.deepspeed)
+        check_json_file("fsdp_config", self.fsdp_config)
+        check_trackers(self.report_to)
+        check_scheduler(self.lr_scheduler)
         if self.dtype not in ("bf16", "fp32"):
             raise AlignSQLError(f"dtype must be bf16 or fp32, not {self.dtype!r}")
         if self.train_size and len(self.train_size) != len(self.train):

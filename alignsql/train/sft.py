@@ -41,10 +41,13 @@ def _trl_args(cfg: SFTConfig, out: Path, has_val: bool, device: str):
         output_dir=str(out / "checkpoints"), num_train_epochs=cfg.epochs, max_steps=cfg.max_steps,
         per_device_train_batch_size=1, per_device_eval_batch_size=1,
         gradient_accumulation_steps=cfg.grad_accum, learning_rate=cfg.learning_rate,
-        lr_scheduler_type="cosine", warmup_steps=cfg.warmup_ratio, weight_decay=cfg.weight_decay,
+        lr_scheduler_type=cfg.lr_scheduler, warmup_steps=cfg.warmup_ratio,
+        weight_decay=cfg.weight_decay, deepspeed=cfg.deepspeed, fsdp=cfg.fsdp,
+        fsdp_config=cfg.fsdp_config,
         optim=cfg.optimizer, logging_steps=cfg.logging_steps, save_steps=cfg.save_steps,
         save_total_limit=2, eval_strategy="steps" if has_val else "no", eval_steps=cfg.eval_steps,
-        bf16=cfg.dtype == "bf16", seed=cfg.seed, data_seed=cfg.seed, report_to=[],
+        bf16=cfg.dtype == "bf16", seed=cfg.seed, data_seed=cfg.seed,
+        report_to=cfg.report_to or "none",
         dataset_kwargs={"skip_prepare_dataset": True}, remove_unused_columns=False,
         prediction_loss_only=True, train_sampling_strategy="random",
         activation_checkpointing=cfg.gradient_checkpointing, include_num_input_tokens_seen="all",
@@ -53,11 +56,25 @@ def _trl_args(cfg: SFTConfig, out: Path, has_val: bool, device: str):
 
 
 def _peft_config(cfg: SFTConfig):
-    if cfg.method != "lora":
+    if cfg.method == "full":
         return None
     from peft import LoraConfig
     return LoraConfig(r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout,
                       target_modules=lora_targets(cfg), task_type="CAUSAL_LM")
+
+
+def check_qlora(cfg: SFTConfig) -> None:
+    """QLoRA (a 4-bit base through bitsandbytes) needs a CUDA GPU and bitsandbytes."""
+    if cfg.method != "qlora":
+        return
+    import importlib.util
+
+    import torch
+    if not torch.cuda.is_available() or cfg.device == "cpu":
+        raise AlignSQLError("method qlora needs a CUDA GPU (bitsandbytes 4-bit); use lora "
+                            "with base_dtype: bf16 on this machine")
+    if importlib.util.find_spec("bitsandbytes") is None:
+        raise AlignSQLError("method qlora needs bitsandbytes: pip install bitsandbytes")
 
 
 def lora_targets(cfg: SFTConfig) -> str | list[str]:
@@ -71,7 +88,7 @@ def check_lora_targets(source: str, cfg: SFTConfig) -> None:
     the architecture before any weight loads (PEFT's own error is a traceback from inside
     the trainer, after loading)."""
     wanted = lora_targets(cfg)
-    if cfg.method != "lora" or wanted == "all-linear":
+    if cfg.method == "full" or wanted == "all-linear":
         return
     import torch
     from transformers import AutoConfig, AutoModelForCausalLM
@@ -90,8 +107,12 @@ def setup(cfg: SFTConfig, resume: bool):
     out = run_dir(cfg.output_dir, cfg.name, resume)
     save_config(cfg, out)
     # fp32 master weights; bf16 runs use autocast (Adam updates in bf16 would underflow)
+    check_qlora(cfg)
     check_lora_targets(resolve(cfg.model), cfg)
-    lm = load(cfg.model, dtype="fp32", device=cfg.device)
+    # fp32 master weights for whatever trains; a LoRA base may be held in bf16 (PEFT keeps
+    # the adapters in fp32) and a QLoRA base in 4 bits
+    lm = load(cfg.model, dtype="fp32" if cfg.method == "full" else cfg.base_dtype,
+              device=cfg.device, quantize_4bit=cfg.method == "qlora")
     data = build_training_data(cfg, lm.tokenizer)
     write_json(out / "data.json", {"sources": data.sources, "n_train": len(data.train),
                                    "n_val": len(data.val), "skipped": dict(data.skipped),

@@ -29,14 +29,17 @@ def _cfg(tmp_path: Path, tiny: Path, **kw) -> SFTConfig:
     return SFTConfig(**base)
 
 
-def test_every_config_yaml_loads() -> None:
-    """Every YAML under configs/, recursively, into the dataclass of its folder."""
+def test_every_config_yaml_loads(monkeypatch) -> None:
+    """Every YAML under configs/, recursively, into the dataclass of its folder (paths in
+    them, like a DeepSpeed JSON, are relative to the repository)."""
+    monkeypatch.chdir(REPO)
     from alignsql.train.config import SelfPlayConfig
     from alignsql.train.lrsql import LRSQLConfig
     from alignsql.synth.run import SynthConfig
     classes = {"sft": SFTConfig, "lrsql": LRSQLConfig, "selfplay": SelfPlayConfig,
                "synth": SynthConfig}
     files = sorted((REPO / "configs").rglob("*.yaml"))
+    files = [f for f in files if f.parent.name != "deepspeed"]
     assert len(files) >= 4
     for f in files:
         folder = f.relative_to(REPO / "configs").parts[0]
@@ -97,7 +100,7 @@ def test_bad_configs(tmp_path) -> None:
     f.write_text("name: x\nlearning_rat: 1e-4\n")
     with pytest.raises(AlignSQLError, match="unknown key"):
         config.load_yaml(SFTConfig, f)
-    f.write_text("method: qlora\n")
+    f.write_text("method: dora\n")
     with pytest.raises(AlignSQLError, match="method"):
         config.load_yaml(SFTConfig, f)
     with pytest.raises(AlignSQLError, match="no training example fits"):
@@ -135,3 +138,50 @@ def test_failed_start_does_not_block_the_corrected_rerun(tmp_path, tiny_model_di
         train(_cfg(tmp_path, tiny_model_dir, lora_targets="no_such_proj", max_steps=1))
     assert (tmp_path / "runs" / "t" / "config.yaml").exists()
     assert train(_cfg(tmp_path, tiny_model_dir, max_steps=1))["steps"] == 1
+
+
+def test_deepspeed_config_is_zero3_with_auto_sizes(monkeypatch) -> None:
+    """The shipped 8-GPU config: ZeRO-3, batch sizes and precision left to transformers
+    ("auto": filled from the SFT config so the two cannot disagree), 16-bit weights gathered
+    on save (a mergeable adapter)."""
+    monkeypatch.chdir(REPO)
+    cfg = config.load_yaml(SFTConfig, REPO / "configs/sft/qwen2.5-coder-7b_lora_deepspeed_zero3.yaml")
+    ds = json.loads(Path(cfg.deepspeed).read_text())
+    assert ds["zero_optimization"]["stage"] == 3
+    assert ds["zero_optimization"]["stage3_gather_16bit_weights_on_model_save"] is True
+    for key in ("train_batch_size", "train_micro_batch_size_per_gpu",
+                "gradient_accumulation_steps"):
+        assert ds[key] == "auto"
+    assert cfg.base_dtype == "bf16" and cfg.method == "lora" and cfg.report_to == ["tensorboard"]
+
+
+def test_pass_through_keys_are_checked(tmp_path) -> None:
+    with pytest.raises(AlignSQLError, match="deepspeed: .* not found"):
+        SFTConfig(deepspeed=str(tmp_path / "none.json"))
+    (tmp_path / "bad.json").write_text("{")
+    with pytest.raises(AlignSQLError, match="not valid JSON"):
+        SFTConfig(fsdp_config=str(tmp_path / "bad.json"))
+    with pytest.raises(AlignSQLError, match="report_to"):
+        SFTConfig(report_to=["wandbx"])
+    with pytest.raises(AlignSQLError, match="lr_scheduler"):
+        SFTConfig(lr_scheduler="cosyne")
+    with pytest.raises(AlignSQLError, match="base_dtype"):
+        SFTConfig(method="full", base_dtype="bf16")
+
+
+def test_qlora_is_a_clear_error_without_a_gpu(tmp_path, tiny_model_dir) -> None:
+    if torch.cuda.is_available():
+        pytest.skip("a GPU is present")
+    from alignsql.train.sft import train
+    with pytest.raises(AlignSQLError, match="qlora needs a CUDA GPU"):
+        train(_cfg(tmp_path, tiny_model_dir, method="qlora"))
+
+
+def test_lora_on_a_bf16_base_trains_fp32_adapters(tmp_path, tiny_model_dir) -> None:
+    from alignsql.train import sft
+    cfg = _cfg(tmp_path, tiny_model_dir, base_dtype="bf16", max_steps=2)
+    out, lm, data = sft.setup(cfg, resume=False)
+    trainer, result, _ = sft.fit(cfg, out, lm, data, resume=False)
+    dtypes = {("lora_" in n): p.dtype for n, p in trainer.model.named_parameters()}
+    assert dtypes == {True: torch.float32, False: torch.bfloat16}
+    assert torch.isfinite(torch.tensor(result.training_loss))
