@@ -43,10 +43,11 @@ class MetricsCallback(TrainerCallback):
     def on_train_begin(self, args, state, control, **kwargs):
         self.start = self.last_time = time.perf_counter()
         self.last_tokens = state.num_input_tokens_seen or 0
-        trim_metrics(self.path, state.global_step)
+        if state.is_world_process_zero:
+            trim_metrics(self.path, state.global_step)
 
     def on_log(self, args, state, control, logs=None, **kwargs):
-        if not logs:
+        if not logs or not state.is_world_process_zero:  # one row per step, not per process
             return
         now = time.perf_counter()
         tokens = state.num_input_tokens_seen or 0
@@ -75,6 +76,8 @@ class ProgressCallback(TrainerCallback):
         self.bar = None
 
     def on_train_begin(self, args, state, control, **kwargs):
+        if not state.is_world_process_zero:
+            return
         from tqdm import tqdm
         self.bar = tqdm(total=state.max_steps, initial=state.global_step, desc="training",
                         unit="step", dynamic_ncols=True)

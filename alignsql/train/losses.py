@@ -20,14 +20,9 @@ def completion_loss(model, inputs: dict, num_items_in_batch=None,
     """``logits_only=False`` projects every position (the model's usual forward), for
     comparison; the value is the same."""
     labels = inputs["labels"]
-    kwargs = _mask_kwargs(inputs)
     targets = labels[:, 1:]
     keep = targets != IGNORE
-    if logits_only:
-        hidden = model.get_decoder()(input_ids=inputs["input_ids"], **kwargs).last_hidden_state
-        logits = model.get_output_embeddings()(hidden[:, :-1][keep]).float()
-    else:
-        logits = model(input_ids=inputs["input_ids"], **kwargs).logits[:, :-1][keep].float()
+    logits = _logits_where(model, inputs, keep, logits_only)
     total = F.cross_entropy(logits, targets[keep], reduction="sum")
     denom = num_items_in_batch if num_items_in_batch is not None else keep.sum()
     if isinstance(denom, torch.Tensor):
@@ -39,15 +34,27 @@ def _mask_kwargs(inputs: dict) -> dict:
     return {k: inputs[k] for k in ("attention_mask", "position_ids") if k in inputs}
 
 
+def _logits_where(model, inputs: dict, keep: torch.Tensor, logits_only: bool = True
+                  ) -> torch.Tensor:
+    """fp32 logits predicting the next token at the positions ``keep`` marks ([rows, L-1]),
+    flattened. The call goes through ``model`` itself (a DDP / FSDP / DeepSpeed wrapper syncs
+    gradients in its forward): with ``logits_only`` the model projects to the vocabulary only
+    at positions some row needs (transformers' ``logits_to_keep``), not at every prompt token."""
+    kwargs = _mask_kwargs(inputs)
+    if not logits_only:
+        return model(input_ids=inputs["input_ids"], **kwargs).logits[:, :-1][keep].float()
+    cols = keep.any(0).nonzero().squeeze(-1)  # positions t whose logits predict token t+1
+    logits = model(input_ids=inputs["input_ids"], logits_to_keep=cols, **kwargs).logits
+    return logits[keep[:, cols]].float()
+
+
 def member_logps(model, inputs: dict) -> torch.Tensor:
     """log p(completion | prompt) of every member of a batch of packed groups
     (alignsql.train.prefix): the sum over a member's labelled tokens of
     log p(token_{t+1} | tokens_<=t), indexed by the collator's ``member`` numbering."""
-    hidden = model.get_decoder()(input_ids=inputs["input_ids"],
-                                 **_mask_kwargs(inputs)).last_hidden_state
     targets = inputs["labels"][:, 1:]
     keep = targets != IGNORE
-    logits = model.get_output_embeddings()(hidden[:, :-1][keep]).float()
+    logits = _logits_where(model, inputs, keep)
     token_logps = logits.log_softmax(-1).gather(-1, targets[keep][:, None]).squeeze(-1)
     member = inputs["member"][:, 1:][keep]
     n = int(inputs["member"].max()) + 1

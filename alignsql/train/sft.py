@@ -22,6 +22,7 @@ from alignsql.train.callbacks import (
 from alignsql.train.checkpoint import last_checkpoint, run_dir, save_config, save_merged, write_json
 from alignsql.train.config import SFTConfig
 from alignsql.train.data import TrainingData, build_training_data
+from alignsql.train.dist import is_main
 from alignsql.train.losses import completion_loss
 from alignsql.train.memory import pin_mmap_threshold
 from alignsql.train.prefix import (
@@ -43,6 +44,7 @@ def _trl_args(cfg: SFTConfig, out: Path, has_val: bool, device: str):
         gradient_accumulation_steps=cfg.grad_accum, learning_rate=cfg.learning_rate,
         lr_scheduler_type=cfg.lr_scheduler, warmup_steps=cfg.warmup_ratio,
         weight_decay=cfg.weight_decay, deepspeed=cfg.deepspeed, fsdp=cfg.fsdp,
+        ddp_find_unused_parameters=False,
         fsdp_config=cfg.fsdp_config,
         optim=cfg.optimizer, logging_steps=cfg.logging_steps, save_steps=cfg.save_steps,
         save_total_limit=2, eval_strategy="steps" if has_val else "no", eval_steps=cfg.eval_steps,
@@ -104,8 +106,11 @@ def check_lora_targets(source: str, cfg: SFTConfig) -> None:
 
 def setup(cfg: SFTConfig, resume: bool):
     from alignsql.models.loading import load, resolve
-    out = run_dir(cfg.output_dir, cfg.name, resume)
-    save_config(cfg, out)
+    if is_main():
+        out = run_dir(cfg.output_dir, cfg.name, resume)
+        save_config(cfg, out)
+    else:  # other processes only train: the main one owns the directory
+        out = Path(cfg.output_dir) / cfg.name
     # fp32 master weights; bf16 runs use autocast (Adam updates in bf16 would underflow)
     check_qlora(cfg)
     check_lora_targets(resolve(cfg.model), cfg)
@@ -114,9 +119,10 @@ def setup(cfg: SFTConfig, resume: bool):
     lm = load(cfg.model, dtype="fp32" if cfg.method == "full" else cfg.base_dtype,
               device=cfg.device, quantize_4bit=cfg.method == "qlora")
     data = build_training_data(cfg, lm.tokenizer)
-    write_json(out / "data.json", {"sources": data.sources, "n_train": len(data.train),
-                                   "n_val": len(data.val), "skipped": dict(data.skipped),
-                                   "prompts_shrunk_to_fit": data.shrunk})
+    if is_main():
+        write_json(out / "data.json", {"sources": data.sources, "n_train": len(data.train),
+                                       "n_val": len(data.val), "skipped": dict(data.skipped),
+                                       "prompts_shrunk_to_fit": data.shrunk})
     return out, lm, data
 
 
@@ -129,6 +135,11 @@ def trainer_class(logits_only: bool):
         def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
             inputs = {k: v for k, v in inputs.items() if k != "n_tokens"}
             loss = completion_loss(model, inputs, num_items_in_batch, logits_only)
+            if self.args.average_tokens_across_devices and num_items_in_batch is not None:
+                # the loss is over the tokens of every process's batch, and DDP averages the
+                # gradients over processes: scale back up as the Trainer's own loss does
+                loss = loss * (self.accelerator.num_processes if self.args.n_gpu <= 1
+                               else self.args.n_gpu)
             return (loss, {"loss": loss}) if return_outputs else loss
 
         def _track_num_input_tokens(self, inputs):
@@ -153,8 +164,9 @@ def fit(cfg: SFTConfig, out: Path, lm, data: TrainingData, resume: bool,
         pin_mmap_threshold()
     train_set, stats = steps_dataset(cfg, data.train, cfg.seed)
     val_set = steps_dataset(cfg, data.val, cfg.seed)[0] if data.val else None
-    write_json(out / "groups.json", {**stats, "steps_per_epoch": len(train_set),
-                                     "share_prefix": cfg.share_prefix})
+    if is_main():
+        write_json(out / "groups.json", {**stats, "steps_per_epoch": len(train_set),
+                                         "share_prefix": cfg.share_prefix})
     collator = GroupCollator(lm.tokenizer.pad_token_id, cfg.share_prefix,
                              getattr(lm.model.config, "_attn_implementation", "sdpa"))
     trainer = trainer_class(cfg.loss_logits_only)(
@@ -166,7 +178,8 @@ def fit(cfg: SFTConfig, out: Path, lm, data: TrainingData, resume: bool,
     checkpoint = last_checkpoint(out) if resume else None
     done = finished_state(checkpoint, planned_steps(cfg, len(train_set)))
     if done is not None:  # killed after the last step (e.g. during the merged save)
-        trim_metrics(out / "metrics.jsonl", done["global_step"])
+        if is_main():
+            trim_metrics(out / "metrics.jsonl", done["global_step"])
         return trainer, load_finished(trainer, checkpoint, done), checkpoint
     try:
         result = trainer.train(resume_from_checkpoint=checkpoint)
@@ -206,8 +219,10 @@ def load_finished(trainer, checkpoint: str, state: dict):
 
 
 def save(cfg: SFTConfig, out: Path, trainer, lm) -> Path | None:
+    # every process calls save_model (a sharded DeepSpeed / FSDP model is gathered for it);
+    # transformers writes from the main one
     trainer.save_model(str(out / ("adapter" if cfg.method == "lora" else "model")))
-    if not cfg.merge:
+    if not cfg.merge or not is_main():
         return None
     return save_merged(trainer.model, lm.tokenizer, out, prompt_settings(cfg))
 
@@ -242,7 +257,7 @@ def train(cfg: SFTConfig, resume: bool = False,
     log(f"{len(data.train)} training and {len(data.val)} validation examples "
         f"({dict(data.skipped) or 'none'} skipped; {data.shrunk} prompts shrunk to fit)")
     summary: dict = {"run": str(out), "data": data.sources, "n_train": len(data.train)}
-    if cfg.eval and not (out / "eval" / "before" / "summary.json").exists():
+    if cfg.eval and is_main() and not (out / "eval" / "before" / "summary.json").exists():
         log(f"evaluating the base model on {cfg.eval}")
         summary["ex_before"] = evaluate_target(cfg, cfg.model, out / "eval" / "before")["ex"]
     trainer, result, checkpoint = fit(cfg, out, lm, data, resume, progress)
@@ -251,6 +266,8 @@ def train(cfg: SFTConfig, resume: bool = False,
                    resumed_from=checkpoint, peak_rss_mb=peak_rss_mb(),
                    train_runtime_s=result.metrics.get("train_runtime"),
                    merged=str(merged) if merged else None)
+    if not is_main():
+        return summary
     if cfg.eval and merged:
         log(f"evaluating the fine-tuned model on {cfg.eval}")
         summary["ex_after"] = evaluate_target(cfg, str(merged), out / "eval" / "after")["ex"]
