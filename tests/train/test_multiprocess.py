@@ -12,6 +12,8 @@ import torch
 import yaml
 
 REPO = Path(__file__).resolve().parents[2]
+# --standalone: a free rendezvous port each time (two runs never collide on 29500)
+TORCHRUN = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node"]
 
 
 def _data(tmp_path: Path) -> str:
@@ -32,17 +34,20 @@ def _run(tmp_path: Path, tiny: Path, method: str, procs: int) -> Path:
                merge=False)
     path = tmp_path / f"{name}.yaml"
     path.write_text(yaml.safe_dump(cfg))
-    launch = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", str(procs)] \
-        if procs > 1 else [sys.executable]
+    launch = TORCHRUN + [str(procs)] if procs > 1 else [sys.executable]
     done = subprocess.run([*launch, "-m", "alignsql.cli.main", "train", "sft", "--config",
                            str(path)], cwd=REPO, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     return tmp_path / "runs" / name
 
 
-def _weights(run: Path) -> dict:
+def _files(folder: Path, pattern: str = "*.safetensors") -> dict:
     from safetensors.torch import load_file
-    return {k: v for f in sorted(run.glob("*/*.safetensors")) for k, v in load_file(f).items()}
+    return {k: v for f in sorted(folder.glob(pattern)) for k, v in load_file(f).items()}
+
+
+def _weights(run: Path) -> dict:
+    return _files(run, "*/*.safetensors")
 
 
 @pytest.mark.parametrize("method", ["full", "lora"])
@@ -60,3 +65,23 @@ def test_two_processes_equal_one_with_the_same_global_batch(tmp_path, tiny_model
     got = [r["loss"] for r in rows]
     assert torch.allclose(torch.tensor([x for x in got if x is not None]),
                           torch.tensor([x for x in ref if x is not None]), atol=1e-5)
+
+
+def test_preference_loss_two_processes_equal_one(tmp_path, tiny_model_dir) -> None:
+    """The self-play pair loss (a mean over pairs, divided over accumulation steps by the
+    Trainer): 2 processes x 1 question per step = 1 process x 2 accumulated."""
+    worker = Path(__file__).parent / "preference_worker.py"
+    runs = {}
+    for procs in (1, 2):
+        out = tmp_path / f"pref_{procs}"
+        launch = TORCHRUN + [str(procs)] if procs > 1 else [sys.executable]
+        done = subprocess.run([*launch, str(worker), str(tiny_model_dir), str(out),
+                               str(2 // procs)], cwd=REPO, capture_output=True, text=True,
+                              timeout=300)
+        assert done.returncode == 0, done.stderr[-2000:]
+        runs[procs] = _files(out)
+    base = _files(tiny_model_dir)
+    a, b = runs[1], runs[2]
+    assert a.keys() == b.keys() and a
+    assert max((a[k] - b[k]).abs().max().item() for k in a) <= 1e-5
+    assert max((a[k] - base[k]).abs().max().item() for k in a if k in base) > 1e-4  # it trained
