@@ -240,6 +240,10 @@ def iteration(cfg: SelfPlayConfig, it: int, main: str, opponent: str, out: Path,
 def train(cfg: SelfPlayConfig, resume: bool = False,
           log: Callable[[str], None] = lambda _: None) -> dict:
     """All iterations; a finished iteration's summary is reused, so a killed run resumes."""
+    from alignsql.train.dist import world_size
+    if world_size() > 1:  # every process would sample and judge the same questions
+        raise AlignSQLError("self-play runs in one process (its sampling stage is not split "
+                            "across processes yet); start it without torchrun / accelerate")
     out = run_dir(cfg.output_dir, cfg.name, resume)
     save_config(cfg, out)
     pool, latest, history = list(cfg.pool), cfg.pool[-1], []
