@@ -31,19 +31,6 @@ RESULT = ROOT / "bench" / "results" / "hostile_bench.json"
 GRACE_S = 0.5
 
 
-def corpus() -> list[tuple[str, str, str]]:
-    from hostile_gen import generated
-    cases, kind, expect = [], "", ""
-    for line in (ROOT / "tests" / "fixtures" / "hostile.sql").read_text().splitlines():
-        if line.startswith("-- kind:"):
-            kind = line.split(":", 1)[1].strip()
-        elif line.startswith("-- expect:"):
-            expect = line.split(":", 1)[1].strip()
-        elif line.strip() and not line.startswith("--"):
-            cases.append((kind, expect, line))
-    return cases + generated()
-
-
 class PeakRss:
     """Samples one process's resident set size until stopped."""
 
@@ -104,6 +91,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--timeout", type=float, default=2.0)
     args = parser.parse_args()
+    from hostile_gen import corpus
     cases = corpus()
     rows = []
     with tempfile.TemporaryDirectory() as tmp:

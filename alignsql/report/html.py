@@ -106,37 +106,66 @@ def interval_bars(items: Sequence[tuple[str, float, float, float]], width: int =
 SERIES_COLORS = ("#0d7377", "#d97706", "#7c3aed", "#dc2626")
 
 
+class _Plot:
+    """The frame shared by the line chart and the scatter: data ranges mapped to a plot area
+    with 5 ticks per axis and axis labels."""
+    left, top, bottom = 56, 12, 40
+
+    def __init__(self, x_range: tuple[float, float], y_range: tuple[float, float],
+                 width: int, height: int):
+        (self.x0, self.x1), (self.y0, self.y1) = x_range, y_range
+        self.w, self.h = width - self.left - 16, height - self.top - self.bottom
+
+    def sx(self, x: float) -> float:
+        return self.left + (x - self.x0) / (self.x1 - self.x0) * self.w
+
+    def sy(self, y: float) -> float:
+        return self.top + self.h - (y - self.y0) / (self.y1 - self.y0) * self.h
+
+    def frame(self, x_label: str, y_label: str, grid: bool) -> str:
+        parts, base = [], self.top + self.h
+        for i in range(5):
+            xv = self.x0 + (self.x1 - self.x0) * i / 4
+            yv = self.y0 + (self.y1 - self.y0) * i / 4
+            if grid:
+                parts.append(f"<line x1='{self.left}' x2='{self.left + self.w}' "
+                             f"y1='{self.sy(yv):.1f}' y2='{self.sy(yv):.1f}' stroke='#e5e7eb'/>")
+            parts.append(f"<text x='{self.left - 6}' y='{self.sy(yv) + 4:.1f}' "
+                         f"text-anchor='end'>{yv:.3g}</text><text x='{self.sx(xv):.1f}' "
+                         f"y='{base + 16}' text-anchor='middle'>{xv:.4g}</text>")
+        mid = self.top + self.h / 2
+        parts.append(f"<text x='{self.left + self.w / 2}' y='{base + 32}' text-anchor='middle'>"
+                     f"{escape(x_label)}</text><text x='12' y='{mid}' text-anchor='middle' "
+                     f"transform='rotate(-90 12 {mid})'>{escape(y_label)}</text>")
+        return "".join(parts)
+
+
+def _svg(width: int, height: int) -> str:
+    return (f"<svg xmlns='http://www.w3.org/2000/svg' width='{width}' height='{height}' "
+            f"font-family='system-ui,sans-serif' font-size='11'>")
+
+
+def _span(lo: float, hi: float) -> tuple[float, float]:
+    return (lo, hi if hi > lo else lo + 1)
+
+
 def line_chart(series: dict[str, Sequence[tuple[float, float]]], x_label: str = "",
                y_label: str = "", width: int = 560, height: int = 260) -> str:
     """An SVG line chart of named (x, y) series with axis ticks and a legend."""
     points = [p for s in series.values() for p in s]
     if not points:
         return "<p class='note'>No data points.</p>"
-    x0, x1 = min(p[0] for p in points), max(p[0] for p in points)
-    y0, y1 = min(0.0, min(p[1] for p in points)), max(p[1] for p in points)
-    x1, y1 = (x1 if x1 > x0 else x0 + 1), (y1 if y1 > y0 else y0 + 1)
-    left, top, bottom = 56, 12, 40
-    w, h = width - left - 16, height - top - bottom
-    sx = lambda x: left + (x - x0) / (x1 - x0) * w  # noqa: E731
-    sy = lambda y: top + h - (y - y0) / (y1 - y0) * h  # noqa: E731
-    parts = [f"<svg xmlns='http://www.w3.org/2000/svg' width='{width}' height='{height + 18 * len(series)}' "
-             f"font-family='system-ui,sans-serif' font-size='11'>"]
-    for i in range(5):
-        yv, xv = y0 + (y1 - y0) * i / 4, x0 + (x1 - x0) * i / 4
-        parts.append(f"<line x1='{left}' x2='{left + w}' y1='{sy(yv):.1f}' y2='{sy(yv):.1f}' "
-                     f"stroke='#e5e7eb'/><text x='{left - 6}' y='{sy(yv) + 4:.1f}' "
-                     f"text-anchor='end'>{yv:.3g}</text><text x='{sx(xv):.1f}' "
-                     f"y='{top + h + 16}' text-anchor='middle'>{xv:.4g}</text>")
-    parts.append(f"<text x='{left + w / 2}' y='{top + h + 32}' text-anchor='middle'>"
-                 f"{escape(x_label)}</text><text x='12' y='{top + h / 2}' text-anchor='middle' "
-                 f"transform='rotate(-90 12 {top + h / 2})'>{escape(y_label)}</text>")
+    plot = _Plot(_span(min(p[0] for p in points), max(p[0] for p in points)),
+                 _span(min(0.0, min(p[1] for p in points)), max(p[1] for p in points)),
+                 width, height)
+    parts = [_svg(width, height + 18 * len(series)), plot.frame(x_label, y_label, grid=True)]
     for k, (name, pts) in enumerate(series.items()):
         color = SERIES_COLORS[k % len(SERIES_COLORS)]
-        path = " ".join(f"{sx(x):.1f},{sy(y):.1f}" for x, y in pts)
+        path = " ".join(f"{plot.sx(x):.1f},{plot.sy(y):.1f}" for x, y in pts)
         parts.append(f"<polyline fill='none' stroke='{color}' stroke-width='2' points='{path}'/>")
         ly = height + 18 * k + 4
-        parts.append(f"<rect x='{left}' y='{ly - 9}' width='12' height='4' fill='{color}'/>"
-                     f"<text x='{left + 18}' y='{ly - 4}'>{escape(name)}</text>")
+        parts.append(f"<rect x='{plot.left}' y='{ly - 9}' width='12' height='4' fill='{color}'/>"
+                     f"<text x='{plot.left + 18}' y='{ly - 4}'>{escape(name)}</text>")
     parts.append("</svg>")
     return "".join(parts)
 
@@ -151,31 +180,19 @@ def scatter(points: Sequence[tuple[float, float, str]], x_label: str = "", y_lab
     xs = [p[0] for p in points] + ([x_mark] if x_mark is not None else [])
     ys = [p[1] for p in points] + ([y_mark] if y_mark is not None else [])
     pad = lambda lo, hi: (lo - 0.05 * (hi - lo or 1), hi + 0.05 * (hi - lo or 1))  # noqa: E731
-    (x0, x1), (y0, y1) = pad(min(xs), max(xs)), pad(min(ys), max(ys))
-    left, top, bottom = 56, 12, 40
-    w, h = width - left - 16, height - top - bottom
-    sx = lambda x: left + (x - x0) / (x1 - x0) * w  # noqa: E731
-    sy = lambda y: top + h - (y - y0) / (y1 - y0) * h  # noqa: E731
-    parts = [f"<svg xmlns='http://www.w3.org/2000/svg' width='{width}' height='{height}' "
-             f"font-family='system-ui,sans-serif' font-size='11'>"]
-    for i in range(5):
-        xv, yv = x0 + (x1 - x0) * i / 4, y0 + (y1 - y0) * i / 4
-        parts.append(f"<text x='{sx(xv):.1f}' y='{top + h + 16}' text-anchor='middle'>"
-                     f"{xv:.3g}</text><text x='{left - 6}' y='{sy(yv) + 4:.1f}' "
-                     f"text-anchor='end'>{yv:.3g}</text>")
-    parts.append(f"<rect x='{left}' y='{top}' width='{w}' height='{h}' fill='none' "
-                 f"stroke='#e5e7eb'/>")
+    plot = _Plot(pad(min(xs), max(xs)), pad(min(ys), max(ys)), width, height)
+    top, h, left, w = plot.top, plot.h, plot.left, plot.w
+    parts = [_svg(width, height), plot.frame(x_label, y_label, grid=False),
+             f"<rect x='{left}' y='{top}' width='{w}' height='{h}' fill='none' stroke='#e5e7eb'/>"]
     if x_mark is not None:
-        parts.append(f"<line x1='{sx(x_mark):.1f}' x2='{sx(x_mark):.1f}' y1='{top}' "
+        parts.append(f"<line x1='{plot.sx(x_mark):.1f}' x2='{plot.sx(x_mark):.1f}' y1='{top}' "
                      f"y2='{top + h}' stroke='#9ca3af' stroke-dasharray='4 3'/>")
     if y_mark is not None:
-        parts.append(f"<line x1='{left}' x2='{left + w}' y1='{sy(y_mark):.1f}' "
-                     f"y2='{sy(y_mark):.1f}' stroke='#9ca3af' stroke-dasharray='4 3'/>")
+        parts.append(f"<line x1='{left}' x2='{left + w}' y1='{plot.sy(y_mark):.1f}' "
+                     f"y2='{plot.sy(y_mark):.1f}' stroke='#9ca3af' stroke-dasharray='4 3'/>")
     for x, y, label in points:
-        parts.append(f"<circle cx='{sx(x):.1f}' cy='{sy(y):.1f}' r='5' fill='#0d7377' "
+        parts.append(f"<circle cx='{plot.sx(x):.1f}' cy='{plot.sy(y):.1f}' r='5' fill='#0d7377' "
                      f"fill-opacity='.8'><title>{escape(label)}: ({x:.3f}, {y:+.3f})</title>"
                      f"</circle>")
-    parts.append(f"<text x='{left + w / 2}' y='{top + h + 32}' text-anchor='middle'>"
-                 f"{escape(x_label)}</text><text x='12' y='{top + h / 2}' text-anchor='middle' "
-                 f"transform='rotate(-90 12 {top + h / 2})'>{escape(y_label)}</text></svg>")
+    parts.append("</svg>")
     return "".join(parts)

@@ -11,22 +11,14 @@ from alignsql.eval.executor import execute
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"
 sys.path.insert(0, str(FIXTURES))
-from hostile_gen import generated  # noqa: E402
+from hostile_gen import corpus  # noqa: E402
 
 TIMEOUT = 0.5
 PEAK_RSS_MB = 1024  # stated bound for the evaluating process and its query helper
 
 
 def _hostile() -> list[tuple[str, str, str]]:
-    cases, kind, expect = [], "", ""
-    for line in (FIXTURES / "hostile.sql").read_text().splitlines():
-        if line.startswith("-- kind:"):
-            kind = line.split(":", 1)[1].strip()
-        elif line.startswith("-- expect:"):
-            expect = line.split(":", 1)[1].strip()
-        elif line.strip() and not line.startswith("--"):
-            cases.append((kind, expect, line))
-    return cases + generated()
+    return corpus()
 
 
 def outcome(res) -> str:
