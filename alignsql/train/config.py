@@ -276,6 +276,9 @@ class SelfPlayConfig:
     """bf16 (autocast over fp32 weights) or fp32."""
     device: str = "auto"
     """auto (CUDA when present), cpu or cuda."""
+    backend: str = "auto"
+    """Engine that samples the opponent: auto (vllm where installed, else hf), hf or vllm
+    (not openai: the opponent changes between iterations, a server holds one model)."""
     logging_steps: int = 1
     """Write a metrics.jsonl row every N optimizer steps."""
     save_steps: int = 10
@@ -296,3 +299,6 @@ class SelfPlayConfig:
             raise AlignSQLError("k and iterations must be at least 1")
         if self.method not in ("lora", "full"):
             raise AlignSQLError(f"method must be lora or full, not {self.method!r}")
+        if self.backend not in ("auto", "hf", "vllm"):
+            raise AlignSQLError(f"backend must be auto, hf or vllm, not {self.backend!r} (the "
+                                f"opponent changes between iterations)")

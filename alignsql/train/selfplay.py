@@ -129,15 +129,15 @@ def sample_opponent(cfg: SelfPlayConfig, opponent: str, questions: list[dict],
     batching). The seed moves with
     the iteration: an opponent kept from one iteration to the next (SPFT keeps the pool's
     worst) would otherwise replay the same samples."""
+    from alignsql.models.engines import open_engine
     from alignsql.models.extract import extract_sql
-    from alignsql.models.generate import GenOptions, Request, stream
-    from alignsql.models.loading import load
+    from alignsql.models.generate import GenOptions, Request
 
-    lm = load(opponent, cfg.dtype, cfg.device)
+    engine = open_engine(cfg.backend, opponent, cfg.dtype, cfg.device)
     opts = GenOptions(cfg.max_new_tokens, cfg.k, cfg.temperature, seed=cfg.seed + iteration - 1)
     reqs = [Request(i, q["prompt"], q["prefix"]) for i, q in enumerate(questions)]
     out: list[list[str]] = [[] for _ in questions]
-    for i, gens in stream(lm, reqs, opts, slots=8):
+    for i, gens in engine.stream(reqs, opts, slots=8):
         out[i] = [(extract_sql(g.text), g.text) for g in gens]
     return out
 
