@@ -84,12 +84,17 @@ class SynthConfig:
     """Generation slots for question writing and the round trip."""
     dtype: str = "bf16"
     """Model precision for generation."""
+    backend: str = "auto"
+    """Engine of the question writer and the round trip: auto (vllm where installed, else
+    hf), hf or vllm."""
     seed: int = 0
     """Seed of sampling and filling."""
     data_root: str | None = None
     """Data folder (default: $ALIGNSQL_DATA, else ../shared/data)."""
 
     def __post_init__(self) -> None:
+        if self.backend not in ("auto", "hf", "vllm"):
+            raise AlignSQLError(f"backend must be auto, hf or vllm, not {self.backend!r}")
         if self.mode is not None and self.mode not in MODES:
             raise AlignSQLError(f"mode must be one of {', '.join(MODES)}, not {self.mode!r}")
         if self.mode == "steered" and not self.target:
@@ -157,9 +162,9 @@ def add_questions(cfg: SynthConfig, r: int, pairs: list[Pair], out: Path, log) -
     done = {x["i"]: x["question"] for x in _jsonl(path)}
     todo = [i for i in range(len(pairs)) if i not in done]
     if todo:
-        from alignsql.models.loading import load
+        from alignsql.models.engines import open_engine
         lm = (sql2text_writer(cfg, out, log) if cfg.train_sql2text
-              else load(cfg.sql2text_model, cfg.dtype, log=log))
+              else open_engine(cfg.backend, cfg.sql2text_model, cfg.dtype, log=log))
         subset = [pairs[i] for i in todo]
         write_questions(lm, subset, slots=cfg.batch_size,
                         on_done=lambda k: _append(path, {"i": todo[k],
@@ -175,8 +180,8 @@ def check_round_trip(cfg: SynthConfig, r: int, pairs: list[Pair], out: Path, log
     done = {x["i"]: x["sql"] for x in _jsonl(path)}
     todo = [i for i in range(len(pairs)) if i not in done]
     if todo:
-        from alignsql.models.loading import load
-        lm = load(cfg.text2sql_model, cfg.dtype, log=log)
+        from alignsql.models.engines import open_engine
+        lm = open_engine(cfg.backend, cfg.text2sql_model, cfg.dtype, log=log)
         subset = [pairs[i] for i in todo]
         answers = model_answerer(lm, cfg.batch_size)(
             subset, lambda k, sql: _append(path, {"i": todo[k], "sql": sql}))
@@ -210,7 +215,8 @@ def sql2text_writer(cfg: SynthConfig, out: Path, log):
         trainer, _, _ = fit(sft, run, lm, TrainingData(recs, [], {cfg.templates_from: len(recs)}),
                             resume=False)
         save(sft, run, trainer, lm)
-    return load(str(merged), cfg.dtype, log=log)
+    from alignsql.models.engines import open_engine
+    return open_engine(cfg.backend, str(merged), cfg.dtype, log=log)
 
 
 def split_and_write(cfg: SynthConfig, r: int, pairs: list[Pair], verdicts: list[bool],

@@ -62,16 +62,18 @@ def clean_question(text: str) -> str:
 
 def write_questions(lm, pairs: Sequence[Pair], max_new_tokens: int = 64, slots: int = 8,
                     on_done: Callable[[int], None] = lambda _: None) -> None:
-    """Fill ``pair.question`` for every pair (greedy decoding, continuous batching);
-    ``on_done(i)`` is called with each pair's index as its question arrives."""
-    from alignsql.models.generate import GenOptions, Request, stream
+    """Fill ``pair.question`` for every pair (greedy decoding) with an engine or a loaded
+    model; ``on_done(i)`` is called with each pair's index as its question arrives."""
+    from alignsql.models.engines import as_engine
+    from alignsql.models.generate import GenOptions, Request
 
+    engine = as_engine(lm)
     reqs = []
     for i, p in enumerate(pairs):
-        text, prefix = prompt(lm.tokenizer, p.schema, p.sql)
+        text, prefix = prompt(engine.tokenizer, p.schema, p.sql)
         reqs.append(Request(i, text, prefix))
     reqs.sort(key=lambda r: r.prefix)  # one database's queries together: its schema is cached
-    for key, gens in stream(lm, reqs, GenOptions(max_new_tokens=max_new_tokens), slots):
+    for key, gens in engine.stream(reqs, GenOptions(max_new_tokens=max_new_tokens), slots):
         pairs[key].question = clean_question(gens[0].text)
         on_done(key)
 
@@ -103,20 +105,23 @@ def round_trip(pairs: Sequence[Pair], answer: Callable[[Sequence[Pair]], list[st
 def model_answerer(lm, slots: int = 8, max_new_tokens: int = 160, sample_values: int = 0):
     """``answer`` for ``round_trip`` backed by a text-to-SQL model; ``emit(i, sql)`` is called
     as each answer arrives (so a caller can save progress)."""
+    from alignsql.models.engines import as_engine
     from alignsql.models.extract import extract_sql
-    from alignsql.models.generate import GenOptions, Request, stream
+    from alignsql.models.generate import GenOptions, Request
     from alignsql.models.prompts import PromptOptions, build
+
+    engine = as_engine(lm)
 
     def answer(pairs: Sequence[Pair], emit: Callable[[int, str], None] = lambda i, s: None
                ) -> list[str]:
         opts = PromptOptions(sample_values=sample_values)
         reqs = []
         for i, p in enumerate(pairs):
-            pr = build(Example(p.question, p.sql, p.db_id), p.schema, lm.tokenizer, opts)
+            pr = build(Example(p.question, p.sql, p.db_id), p.schema, engine.tokenizer, opts)
             reqs.append(Request(i, pr.text, pr.prefix))
         reqs.sort(key=lambda r: r.prefix)
         out = [""] * len(pairs)
-        for key, gens in stream(lm, reqs, GenOptions(max_new_tokens=max_new_tokens), slots):
+        for key, gens in engine.stream(reqs, GenOptions(max_new_tokens=max_new_tokens), slots):
             out[key] = extract_sql(gens[0].text)
             emit(key, out[key])
         return out

@@ -35,6 +35,15 @@ class Engine(Protocol):
         """(key, ``opts.num_samples`` generations) per request, as each finishes."""
 
 
+def as_engine(model) -> Engine:
+    """An engine as is; a loaded transformers model wrapped in the hf engine."""
+    from alignsql.models.loading import LoadedModel
+    if isinstance(model, LoadedModel):
+        from alignsql.models.engines.hf import HFEngine
+        return HFEngine.wrap(model)
+    return model
+
+
 def resolve_backend(backend: str) -> str:
     if backend not in BACKENDS:
         raise AlignSQLError(f"backend (--backend) must be one of {', '.join(BACKENDS)}, "
