@@ -34,7 +34,6 @@ class Sandbox:
     def __init__(self) -> None:
         self.proc: subprocess.Popen | None = None
         self.conn: Connection | None = None
-        self.restarts = 0
         self.pid = os.getpid()  # the process that owns the helper
 
     def _start(self) -> None:
@@ -61,7 +60,6 @@ class Sandbox:
         if self.proc is None or self.proc.poll() is not None:
             if self.proc is not None:
                 self.kill()
-                self.restarts += 1
             self._start()
         try:
             self.conn.send(request)

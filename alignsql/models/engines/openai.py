@@ -59,8 +59,8 @@ class OpenAIEngine:
         except (urllib.error.URLError, OSError, ValueError) as exc:
             raise AlignSQLError(f"--base-url {self.url}: completion failed ({exc})") from None
         choices = sorted(out.get("choices", []), key=lambda c: c.get("index", 0))
-        return [Generation(c.get("text", ""), _n_tokens(c, out, len(choices)))
-                for c in choices]
+        per_choice = _tokens_per_choice(out, len(choices))
+        return [Generation(c.get("text", ""), per_choice) for c in choices]
 
     def stream(self, requests: Iterable[Request], opts: GenOptions, slots: int = 8,
                incoming: Callable[[], list[Request]] | None = None
@@ -80,6 +80,7 @@ class OpenAIEngine:
                     yield running.pop(fut), fut.result()
 
 
-def _n_tokens(choice: dict, out: dict, n_choices: int) -> int:
+def _tokens_per_choice(out: dict, n_choices: int) -> int:
+    """The server reports completion tokens for the whole request: an even share each."""
     usage = out.get("usage") or {}
     return int(usage.get("completion_tokens", 0) // max(n_choices, 1))
