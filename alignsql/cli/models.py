@@ -6,6 +6,7 @@ import json
 import sys
 
 from alignsql import config
+from alignsql.models.export import ExportConfig, export_gguf
 from alignsql.models.gguf import convert, model_dir, part_paths
 from alignsql.models.predict import PredictConfig, run_predict
 from alignsql.models.registry import MODELS
@@ -19,8 +20,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = gsub.add_parser("prepare", help="assemble, verify and convert a model ahead of time")
     p.add_argument("name", help=f"one of: {', '.join(MODELS)}")
     p.set_defaults(func=cmd_prepare)
+    ex = gsub.add_parser("export", help="a run's merged model (or any model) as one GGUF file "
+                                        "for llama.cpp and Ollama")
+    ex.add_argument("source", help="a run directory, a model directory or a registry name")
+    config.add_arguments(ex, ExportConfig)
+    ex.set_defaults(func=cmd_export)
     pr = sub.add_parser("predict", help="answer a dataset's questions with a model")
-    config.add_arguments(pr, PredictConfig)
+    config.add_arguments(pr, PredictConfig, bare={"ray": "local"})
     pr.add_argument("--json", action="store_true", help="print the summary as JSON")
     pr.set_defaults(func=cmd_predict)
 
@@ -50,6 +56,16 @@ def cmd_prepare(args: argparse.Namespace) -> int:
         raise AlignSQLError(f"unknown model {args.name!r}: one of {', '.join(MODELS)}")
     path = convert(MODELS[args.name], lambda m: print(m, file=sys.stderr))
     print(f"{args.name} ready at {path}")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    cfg = config.from_args(ExportConfig, args)
+    info = export_gguf(args.source, cfg, lambda m: print(m, file=sys.stderr))
+    print(f"wrote {info['out']}: {info['tensors']} tensors, {info['bytes'] / 2**20:.1f} MB "
+          f"({info['architecture']}, {info['quant']}, pre-tokenizer {info['pre_tokenizer']})")
+    print(f"llama.cpp: llama-server -m {info['out']} ; the prompt layout is in its "
+          f"alignsql.prompt metadata")
     return 0
 
 

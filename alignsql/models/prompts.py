@@ -150,3 +150,25 @@ def split_tokens(tokenizer, text: str, prefix: str = "") -> tuple[list[int], lis
     if not rest:
         head, rest = head[:-1], head[-1:]
     return head, rest
+
+
+def prompt_format() -> dict:
+    """The prompt layout as data, for tools that ask a fine-tuned model without this code
+    (prompt.json of a merged model, ``alignsql.prompt`` in an exported GGUF)."""
+    from alignsql.models.generate import STOP_STRINGS
+    return {
+        "system": SYSTEM,
+        "user": "Database schema:\n{schema}\n\n{examples}Evidence: {evidence}\nQuestion: "
+                "{question}\nWrite one SQLite query that answers the question.",
+        "schema": "one CREATE TABLE statement per table (primary and foreign keys), each "
+                  "ending in ';', followed by '/* values: column: v1, v2, v3; ... */' with up "
+                  "to sample_values distinct values per column; tables joined by newlines",
+        "examples": "optional: 'Examples:\\n' then 'Q: ...\\nSQL: ...' lines, then a blank line",
+        "evidence": "the line 'Evidence: ...' only when the question has evidence",
+        "chat": "system and user turns through the model's chat template with the generation "
+                "prompt, then the assistant text starts with answer_prefix",
+        "answer_prefix": ANSWER_PREFIX,
+        "stop": list(STOP_STRINGS),
+        "over_budget": "drop the sample values first, then the tables sharing the fewest words "
+                       "with the question, until the prompt fits max_prompt_tokens",
+    }

@@ -53,7 +53,8 @@ def save_merged(model, tokenizer, path: Path, prompt: dict | None = None) -> Pat
     merged.save_pretrained(tmp, safe_serialization=True)
     tokenizer.padding_side = "left"
     tokenizer.save_pretrained(tmp)
-    (tmp / "prompt.json").write_text(json.dumps(prompt or {}))
+    from alignsql.models.prompts import prompt_format
+    (tmp / "prompt.json").write_text(json.dumps({**prompt_format(), **(prompt or {})}, indent=1))
     shutil.rmtree(out, ignore_errors=True)
     tmp.replace(out)
     return out
