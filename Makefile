@@ -15,7 +15,7 @@ $(CORE): pyproject.toml
 	$(BIN)/pip install -q --upgrade pip
 	# torch first: the CPU wheel on local disk; any other request pulls a multi-GB CUDA build.
 	$(BIN)/pip install -q torch==2.13.0
-	$(BIN)/pip install -q -e '.[dev,serve]'
+	$(BIN)/pip install -q -e '.[dev,serve,ray]'
 	rm -f $(VENV)/.core-*
 	touch $@
 

@@ -135,8 +135,10 @@ def save(cfg: Any, path: str | Path) -> Path:
 
 
 def add_arguments(parser: argparse.ArgumentParser, cls: type,
-                  flags: dict[str, str] | None = None) -> None:
-    """Add one ``--field-name`` option per field, help from the attribute docstring."""
+                  flags: dict[str, str] | None = None,
+                  bare: dict[str, str] | None = None) -> None:
+    """Add one ``--field-name`` option per field, help from the attribute docstring. A field
+    in ``bare`` may be given without a value, meaning the value it maps to (``--ray``)."""
     docs = field_docs(cls)
     hints = typing.get_type_hints(cls)
     for f in dataclasses.fields(cls):
@@ -153,6 +155,8 @@ def add_arguments(parser: argparse.ArgumentParser, cls: type,
             kwargs["metavar"] = f.name.upper()
         else:
             kwargs["metavar"] = f.name.upper()
+        if f.name in (bare or {}):
+            kwargs.update(nargs="?", const=bare[f.name])
         if default not in (None, [], "", dataclasses.MISSING) and not isinstance(default, bool):
             kwargs["help"] += f" (default: {default})"
         parser.add_argument(flag, **kwargs)

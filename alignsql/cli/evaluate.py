@@ -12,7 +12,7 @@ from alignsql.eval.run import EvalConfig, run_eval
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("eval", help="execution accuracy (EX) of predictions")
-    config.add_arguments(p, EvalConfig)
+    config.add_arguments(p, EvalConfig, bare={"ray": "local"})
     p.add_argument("--json", action="store_true", help="print the summary as one JSON object")
     p.set_defaults(func=cmd_eval)
 

@@ -12,7 +12,7 @@ from alignsql.synth.run import SynthConfig, run_synth
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("synth", help="synthesize verified (question, SQL) pairs on a database")
     p.add_argument("--config", help="YAML file mirroring SynthConfig (options given here win)")
-    config.add_arguments(p, SynthConfig)
+    config.add_arguments(p, SynthConfig, bare={"ray": "local"})
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.set_defaults(func=cmd_synth)
 

@@ -211,15 +211,23 @@ def _chunks(tasks: list[Task], workers: int) -> list[list[Task]]:
 
 def run_tasks(tasks: list[Task], opts: EvalOptions, workers: int = 2,
               on_results: Callable[[list[ExampleResult]], None] | None = None,
-              progress: bool = False) -> list[ExampleResult]:
+              progress: bool = False, ray: str | None = None) -> list[ExampleResult]:
+    """Score tasks in chunks of whole databases: here, in ``workers`` forked processes, or as
+    Ray tasks over a cluster (``ray``: an address, or local)."""
     _load_gold({t.db for t in tasks if t.db})
-    chunks = [(c, opts) for c in _chunks(tasks, workers)]
     results: list[ExampleResult] = []
     fresh_all: dict = {}
-    if workers <= 1 or len(tasks) < 50:
+    pool = None
+    if ray:
+        from alignsql import cluster
+        n, _, _ = cluster.slots(cluster.connect(ray))
+        chunks = [(c, opts) for c in _chunks(tasks, n)]
+        mapped = (r for _, r in cluster.ray_map(_score_chunk, chunks, ray))
+    elif workers <= 1 or len(tasks) < 50:
+        chunks = [(c, opts) for c in _chunks(tasks, workers)]
         mapped = map(_score_chunk, chunks)
-        pool = None
     else:
+        chunks = [(c, opts) for c in _chunks(tasks, workers)]
         pool = ProcessPoolExecutor(workers, mp_context=mp.get_context("fork"))
         mapped = pool.map(_score_chunk, chunks)
     try:
@@ -320,7 +328,7 @@ def _read_done(path: Path, preds: dict[str, str | None]) -> dict[str, ExampleRes
 def evaluate(examples: Sequence[Example], predictions: dict[str, str | None],
              db_paths: dict[str, Path | None], opts: EvalOptions | None = None,
              workers: int = 2, results_path: str | Path | None = None, extra_predictions: int = 0,
-             progress: bool = False) -> tuple[list[ExampleResult], Summary]:
+             progress: bool = False, ray: str | None = None) -> tuple[list[ExampleResult], Summary]:
     """Score ``predictions`` (example id -> SQL or None) on ``examples`` by execution."""
     opts = opts or EvalOptions()
     done = _read_done(Path(results_path), predictions) if results_path else {}
@@ -341,7 +349,7 @@ def evaluate(examples: Sequence[Example], predictions: dict[str, str | None],
             fh.writelines(json.dumps(asdict(r)) + "\n" for r in batch)
             fh.flush()
     try:
-        new = run_tasks(tasks, opts, workers, sink, progress)
+        new = run_tasks(tasks, opts, workers, sink, progress, ray)
     finally:
         if results_path:
             fh.close()

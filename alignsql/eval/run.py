@@ -48,6 +48,9 @@ class EvalConfig:
     """Bootstrap resamples of the paired interval (--compare)."""
     seed: int = 0
     """Seed of the bootstrap (--compare)."""
+    ray: str | None = None
+    """Score over a Ray cluster instead of local workers, whole databases per task: local
+    (start one here), auto (this machine's cluster) or ray://HOST:PORT."""
 
     def __post_init__(self) -> None:
         if not 0 < self.timeout < float("inf"):  # also refuses NaN
@@ -80,7 +83,7 @@ def run_eval(cfg: EvalConfig, progress: bool = False) -> tuple[list[ExampleResul
     out = Path(cfg.out) if cfg.out else None
     opts = EvalOptions(cfg.timeout, cfg.max_rows, cfg.ves, cfg.ves_repeats)
     results, summary = evaluate(examples, preds, db_paths, opts, cfg.workers,
-                                out / "results.jsonl" if out else None, extra, progress)
+                                out / "results.jsonl" if out else None, extra, progress, cfg.ray)
     summary.errors.update({f"read:{k}": v for k, v in read_counts.items()})
     if out:
         (out / "summary.json").write_text(json.dumps(asdict(summary), indent=2))

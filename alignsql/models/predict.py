@@ -65,6 +65,9 @@ class PredictConfig:
     """Server of the openai backend, e.g. http://localhost:8000 (vllm serve, llama.cpp)."""
     data_root: str | None = None
     """Data folder (default: $ALIGNSQL_DATA, else ../shared/data)."""
+    ray: str | None = None
+    """Split the questions by database over a Ray cluster: local (start one here), auto (the
+    cluster this machine is in) or ray://HOST:PORT; one model per GPU (else per CPU)."""
 
     def __post_init__(self) -> None:
         config.at_least(self, limit=1, sample=1, batch_size=1, num_samples=1, temperature=0,
@@ -229,9 +232,6 @@ def run_predict(cfg: PredictConfig, progress: bool = False, log=lambda _: None) 
     out = Path(cfg.out)
     out.parent.mkdir(parents=True, exist_ok=True)  # an unwritable --out fails before loading
     open(out, "a").close()
-    from alignsql.models.engines import open_engine
-    engine = open_engine(cfg.backend, cfg.model, cfg.dtype, cfg.device, cfg.base_url,
-                         cfg.prefix_cache, log)
     bar = None
     if progress:
         from tqdm import tqdm
@@ -242,10 +242,81 @@ def run_predict(cfg: PredictConfig, progress: bool = False, log=lambda _: None) 
         if bar:
             bar.update(n)
             bar.set_postfix(qps=f"{stats['answered'] / max(stats['seconds'], 1e-9):.2f}")
-    stats = predict(engine, ds, examples, cfg, out, on_batch)
+    if cfg.ray:
+        stats = predict_on_ray(cfg, examples, out, on_batch)
+    else:
+        from alignsql.models.engines import open_engine
+        engine = open_engine(cfg.backend, cfg.model, cfg.dtype, cfg.device, cfg.base_url,
+                             cfg.prefix_cache, log)
+        stats = predict(engine, ds, examples, cfg, out, on_batch)
+        stats.update(device=engine.device, backend=engine.name)
     if bar:
         bar.close()
     config.save(cfg, out.with_suffix(".config.yaml"))
-    stats.update(model=cfg.model, device=engine.device, dtype=cfg.dtype, out=str(out),
-                 backend=engine.name)
+    stats.update(model=cfg.model, dtype=cfg.dtype, out=str(out))
+    return stats
+
+
+def _predict_part(job: tuple[dict, list[str], str]) -> dict:
+    """One Ray task: the same predict on one part's questions, into its own file."""
+    cfg_dict, ids, part_out = job
+    from alignsql.models.engines import open_engine
+    cfg = config.from_dict(PredictConfig, cfg_dict)
+    ds = registry.load(cfg.dataset, cfg.data_root)
+    wanted = set(ids)
+    examples = [e for e in ds.examples if e.id in wanted]
+    engine = open_engine(cfg.backend, cfg.model, cfg.dtype, cfg.device, cfg.base_url,
+                         cfg.prefix_cache)
+    stats = predict(engine, ds, examples, cfg, Path(part_out))
+    return {**stats, "device": engine.device, "backend": engine.name}
+
+
+def _collect(out: Path, parts: list[Path]) -> None:
+    """Append the complete records of finished parts (or an interrupted run's) to ``out``;
+    only files no task is still writing."""
+    for part in parts:
+        _resume(part)  # drops a torn last line
+        with open(out, "a") as fh:
+            fh.write(part.read_text())
+        part.unlink()
+
+
+def _absolute(cfg: PredictConfig) -> dict:
+    """Paths as the driver sees them: a task's working directory is not the driver's."""
+    paths = {}
+    if Path(cfg.model).exists():
+        paths["model"] = str(Path(cfg.model).resolve())
+    if cfg.data_root:
+        paths["data_root"] = str(Path(cfg.data_root).resolve())
+    return paths
+
+
+def predict_on_ray(cfg: PredictConfig, examples: list[Example], out: Path, on_batch) -> dict:
+    """The questions split by database over Ray (``alignsql.cluster``), each part answered by
+    ``predict`` in a task with its own model; parts are appended to ``out`` as they finish."""
+    from alignsql import cluster
+    parts_dir = out.with_name(out.name + ".parts")
+    parts_dir.mkdir(exist_ok=True)
+    _collect(out, sorted(parts_dir.glob("part*.jsonl")))  # before any task starts
+    done, torn = _resume(out)
+    todo = [e for e in examples if e.id not in done]
+    n, cpus, gpus = cluster.slots(cluster.connect(cfg.ray))
+    parts = cluster.by_database(todo, lambda e: e.db_id, n)
+    job = {**config.to_dict(cfg), "ray": None, **_absolute(cfg)}
+    jobs = [(job, [e.id for e in part], str((parts_dir / f"part{i}.jsonl").resolve()))
+            for i, part in enumerate(parts)]
+    stats = {"n": len(examples), "resumed": len(done & {e.id for e in examples}), "answered": 0,
+             "empty": 0, "over_budget": 0, "gen_tokens": 0, "seconds": 0.0,
+             "dropped_broken_lines": torn, "ray_tasks": len(jobs), "device": "", "backend": ""}
+    start = time.perf_counter()
+    for i, part in cluster.ray_map(_predict_part, jobs, cfg.ray, cpus, gpus):
+        _collect(out, [Path(jobs[i][2])])
+        for key in ("answered", "empty", "over_budget", "gen_tokens"):
+            stats[key] += part[key]
+        stats.update(device=part["device"], backend=part["backend"],
+                     seconds=time.perf_counter() - start)
+        on_batch(part["answered"], stats)
+    parts_dir.rmdir()
+    secs = stats["seconds"] or float("nan")
+    stats.update(qps=stats["answered"] / secs, tokens_per_s=stats["gen_tokens"] / secs)
     return stats

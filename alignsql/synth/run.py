@@ -84,6 +84,10 @@ class SynthConfig:
     """Generation slots for question writing and the round trip."""
     dtype: str = "bf16"
     """Model precision for generation."""
+    ray: str | None = None
+    """Verify candidate queries over a Ray cluster, one database per task: local (start one
+    here), auto (this machine's cluster) or ray://HOST:PORT. Question writing and the round
+    trip use --backend (vLLM batches them)."""
     backend: str = "auto"
     """Engine of the question writer and the round trip: auto (vllm where installed, else
     hf), hf or vllm."""
@@ -131,18 +135,32 @@ def _append(path: Path, rec: dict) -> None:
         fh.write(json.dumps(rec) + "\n")
 
 
+def _synth_db(job: tuple) -> tuple[str, Synthesis]:
+    """One database's verified queries (a Ray task, or a call here): its own seeded stream, so
+    the result does not depend on which databases ran before it or where."""
+    pool, w, d, share, seed, r, max_attempts, timeout = job
+    rng = random.Random(f"{seed}:{r}:{d.db_id}")
+    return d.db_id, synthesize(pool, w, d.schema, d.path, share, rng,
+                               max_attempts=max_attempts * share, timeout=timeout, round_=r)
+
+
 def candidates(cfg: SynthConfig, r: int, pool, w, dbs: list[Database], out: Path
                ) -> tuple[list[Pair], dict]:
-    """The round's verified queries (cached in round<r>_sql.jsonl) and the filter counts."""
+    """The round's verified queries (cached in round<r>_sql.jsonl) and the filter counts;
+    databases in turn, or as Ray tasks over a cluster (``ray``)."""
     cache, counts = out / f"round{r}_sql.jsonl", out / f"round{r}_filters.json"
     by_id = {d.db_id: d for d in dbs}
     if not cache.exists():
-        rng = random.Random(f"{cfg.seed}:{r}")
+        jobs = [(pool, w, d, cfg.n // len(dbs) + (i < cfg.n % len(dbs)), cfg.seed, r,
+                 cfg.max_attempts, cfg.timeout) for i, d in enumerate(dbs)]
+        if cfg.ray:
+            from alignsql import cluster
+            found = dict(res for _, res in cluster.ray_map(_synth_db, jobs, cfg.ray))
+        else:
+            found = dict(map(_synth_db, jobs))
         total, rows = Synthesis(), []
-        for i, d in enumerate(dbs):
-            share = cfg.n // len(dbs) + (i < cfg.n % len(dbs))
-            syn = synthesize(pool, w, d.schema, d.path, share, rng,
-                             max_attempts=cfg.max_attempts * share, timeout=cfg.timeout, round_=r)
+        for d in dbs:  # database order, wherever each ran
+            syn = found[d.db_id]
             total.attempts += syn.attempts
             total.passed.update(syn.passed)
             total.dropped.update(syn.dropped)
