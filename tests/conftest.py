@@ -25,7 +25,8 @@ TINY_CHAT_TEMPLATE = (
     "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}")
 
 
-def build_tiny_model(path: Path, seed: int = 0, init_range: float = 0.02) -> Path:
+def build_tiny_model(path: Path, seed: int = 0, init_range: float = 0.02,
+                     hidden_size: int = 64, heads: int = 4) -> Path:
     """A 2-layer random Llama (hidden 64) and a BPE tokenizer trained here in milliseconds:
     the real generation and training code paths, no download. A larger ``init_range`` makes
     attention sharp, so outputs depend on positions and padding (for exactness tests)."""
@@ -47,8 +48,9 @@ def build_tiny_model(path: Path, seed: int = 0, init_range: float = 0.02) -> Pat
                                    pad_token="<pad>", bos_token="<|im_start|>")
     fast.chat_template = TINY_CHAT_TEMPLATE
     torch.manual_seed(seed)
-    cfg = LlamaConfig(vocab_size=len(fast), hidden_size=64, intermediate_size=128,
-                      num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
+    cfg = LlamaConfig(vocab_size=len(fast), hidden_size=hidden_size,
+                      intermediate_size=2 * hidden_size, num_hidden_layers=2,
+                      num_attention_heads=heads, num_key_value_heads=max(1, heads // 2),
                       max_position_embeddings=2048, eos_token_id=fast.eos_token_id,
                       pad_token_id=fast.pad_token_id, bos_token_id=fast.bos_token_id,
                       initializer_range=init_range)
@@ -66,3 +68,9 @@ def tiny_model_dir(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def sharp_model_dir(tmp_path_factory) -> Path:
     return build_tiny_model(tmp_path_factory.mktemp("sharp") / "model", init_range=0.5)
+
+
+@pytest.fixture(scope="session")
+def wide_model_dir(tmp_path_factory) -> Path:
+    """Heads of size 64 (two of them): vLLM's CPU attention has no kernel for size 16."""
+    return build_tiny_model(tmp_path_factory.mktemp("wide") / "model", hidden_size=128, heads=2)

@@ -245,11 +245,12 @@ def run_predict(cfg: PredictConfig, progress: bool = False, log=lambda _: None) 
     if cfg.ray:
         stats = predict_on_ray(cfg, examples, out, on_batch)
     else:
-        from alignsql.models.engines import open_engine
+        from alignsql.models.engines import close, open_engine
         engine = open_engine(cfg.backend, cfg.model, cfg.dtype, cfg.device, cfg.base_url,
                              cfg.prefix_cache, log)
         stats = predict(engine, ds, examples, cfg, out, on_batch)
         stats.update(device=engine.device, backend=engine.name)
+        close(engine)
     if bar:
         bar.close()
     config.save(cfg, out.with_suffix(".config.yaml"))
@@ -260,7 +261,7 @@ def run_predict(cfg: PredictConfig, progress: bool = False, log=lambda _: None) 
 def _predict_part(job: tuple[dict, list[str], str]) -> dict:
     """One Ray task: the same predict on one part's questions, into its own file."""
     cfg_dict, ids, part_out = job
-    from alignsql.models.engines import open_engine
+    from alignsql.models.engines import close, open_engine
     cfg = config.from_dict(PredictConfig, cfg_dict)
     ds = registry.load(cfg.dataset, cfg.data_root)
     wanted = set(ids)
@@ -268,6 +269,7 @@ def _predict_part(job: tuple[dict, list[str], str]) -> dict:
     engine = open_engine(cfg.backend, cfg.model, cfg.dtype, cfg.device, cfg.base_url,
                          cfg.prefix_cache)
     stats = predict(engine, ds, examples, cfg, Path(part_out))
+    close(engine)
     return {**stats, "device": engine.device, "backend": engine.name}
 
 

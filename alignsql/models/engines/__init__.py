@@ -6,7 +6,7 @@ reach the model are the same for every engine: ``prompts.split_tokens`` of the r
 (the ids training used); the stop strings and SQL extraction are shared too.
 
 - ``hf``: alignsql's continuous batcher on transformers (always installed, the fallback);
-- ``vllm``: in-process ``vllm.LLM`` with prefix caching (the ``vllm`` extra);
+- ``vllm``: in-process ``vllm.LLM`` with prefix caching (its own environment: ``make vllm``);
 - ``openai``: any OpenAI-compatible server (``vllm serve``, llama.cpp's server, SGLang) sent
   the prompt's token ids on ``/v1/completions``.
 
@@ -33,6 +33,12 @@ class Engine(Protocol):
                incoming: Callable[[], list[Request]] | None = None
                ) -> Iterator[tuple[Hashable, list[Generation]]]:
         """(key, ``opts.num_samples`` generations) per request, as each finishes."""
+
+
+def close(engine) -> None:
+    """Free an engine's processes and memory now (vLLM's workers); others need nothing."""
+    if hasattr(engine, "close"):
+        engine.close()
 
 
 def as_engine(model) -> Engine:
