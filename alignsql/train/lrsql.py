@@ -152,13 +152,18 @@ class LRSQLConfig:
     device: str = "auto"
     """auto, cpu or cuda."""
     gen_batch_size: int = 8
-    """Batch size of the inference walk and SQL generation."""
+    """Batch size of the inference walk and SQL generation (hf engine)."""
+    backend: str = "auto"
+    """Engine of the walk and the SQL generation: auto (vllm where installed, else hf), hf
+    or vllm."""
     seed: int = 0
     """Seed of the question split and of training."""
     data_root: str | None = None
     """Data folder (default: $ALIGNSQL_DATA, else ../shared/data)."""
 
     def __post_init__(self) -> None:
+        if self.backend not in ("auto", "hf", "vllm"):
+            raise AlignSQLError(f"backend must be auto, hf or vllm, not {self.backend!r}")
         if self.slicing not in ("fk", "random"):
             raise AlignSQLError(f"slicing must be fk or random, not {self.slicing!r}")
         if self.none_per_positive is not None and self.none_per_positive < 0:

@@ -18,7 +18,8 @@ from alignsql.errors import AlignSQLError
 from alignsql.eval.evaluate import evaluate
 from alignsql.eval.tables import table_metrics
 from alignsql.models.extract import extract_sql
-from alignsql.models.generate import GenOptions, generate
+from alignsql.models.engines import open_engine
+from alignsql.models.generate import GenOptions, Request
 from alignsql.models.loading import load, load_tokenizer
 from alignsql.models.prompts import PromptOptions, build
 from alignsql.models.schema_link import walk
@@ -66,15 +67,17 @@ def train_stage(cfg: LRSQLConfig, stage: str, records: list[dict], max_length: i
 
 
 def _generator(model: Path, cfg: LRSQLConfig, max_new_tokens: int) -> tuple[Callable, object]:
-    """``gen(prompts, prefix=None) -> replies``, continuously batched over
-    ``gen_batch_size`` slots; a shared ``prefix`` is prefilled once."""
-    lm = load(str(model), dtype=cfg.dtype, device=cfg.device)
+    """``gen(prompts, prefix=None) -> replies`` on the configured engine (``backend``; the
+    hf batcher uses ``gen_batch_size`` slots); a shared ``prefix`` is prefilled once."""
+    engine = open_engine(cfg.backend, str(model), cfg.dtype, cfg.device)
     opts = GenOptions(max_new_tokens=max_new_tokens)
 
     def gen(prompts: list[str], prefix: str | list[str] | None = None) -> list[str]:
-        return [g[0].text for g in generate(lm, prompts, opts, prefix=prefix,
-                                            slots=cfg.gen_batch_size)]
-    return gen, lm.tokenizer
+        prefixes = prefix if isinstance(prefix, list) else [prefix or ""] * len(prompts)
+        reqs = [Request(i, text, pre) for i, (text, pre) in enumerate(zip(prompts, prefixes))]
+        got = dict(engine.stream(reqs, opts, cfg.gen_batch_size))
+        return [got[i][0].text for i in range(len(prompts))]
+    return gen, engine.tokenizer
 
 
 def link(model: Path, examples, merged: Merged, slicing: Slicing, cfg: LRSQLConfig,
