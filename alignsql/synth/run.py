@@ -180,9 +180,9 @@ def add_questions(cfg: SynthConfig, r: int, pairs: list[Pair], out: Path, log) -
     done = {x["i"]: x["question"] for x in _jsonl(path)}
     todo = [i for i in range(len(pairs)) if i not in done]
     if todo:
-        from alignsql.models.engines import open_engine
+        from alignsql.models.engines import shared_engine
         lm = (sql2text_writer(cfg, out, log) if cfg.train_sql2text
-              else open_engine(cfg.backend, cfg.sql2text_model, cfg.dtype, log=log))
+              else shared_engine(cfg.backend, cfg.sql2text_model, cfg.dtype, log=log))
         subset = [pairs[i] for i in todo]
         write_questions(lm, subset, slots=cfg.batch_size,
                         on_done=lambda k: _append(path, {"i": todo[k],
@@ -198,8 +198,8 @@ def check_round_trip(cfg: SynthConfig, r: int, pairs: list[Pair], out: Path, log
     done = {x["i"]: x["sql"] for x in _jsonl(path)}
     todo = [i for i in range(len(pairs)) if i not in done]
     if todo:
-        from alignsql.models.engines import open_engine
-        lm = open_engine(cfg.backend, cfg.text2sql_model, cfg.dtype, log=log)
+        from alignsql.models.engines import shared_engine
+        lm = shared_engine(cfg.backend, cfg.text2sql_model, cfg.dtype, log=log)
         subset = [pairs[i] for i in todo]
         answers = model_answerer(lm, cfg.batch_size)(
             subset, lambda k, sql: _append(path, {"i": todo[k], "sql": sql}))
@@ -233,8 +233,8 @@ def sql2text_writer(cfg: SynthConfig, out: Path, log):
         trainer, _, _ = fit(sft, run, lm, TrainingData(recs, [], {cfg.templates_from: len(recs)}),
                             resume=False)
         save(sft, run, trainer, lm)
-    from alignsql.models.engines import open_engine
-    return open_engine(cfg.backend, str(merged), cfg.dtype, log=log)
+    from alignsql.models.engines import shared_engine
+    return shared_engine(cfg.backend, str(merged), cfg.dtype, log=log)
 
 
 def split_and_write(cfg: SynthConfig, r: int, pairs: list[Pair], verdicts: list[bool],

@@ -76,3 +76,17 @@ def open_engine(backend: str, model: str, dtype: str = "bf16", device: str = "au
         return VLLMEngine(model, dtype, device, log)
     from alignsql.models.engines.hf import HFEngine
     return HFEngine(model, dtype, device, prefix_cache, log)
+
+
+_OPEN: dict[tuple, Engine] = {}
+
+
+def shared_engine(backend: str, model: str, dtype: str = "bf16", device: str = "auto",
+                  log: Callable[[str], None] = lambda _: None) -> Engine:
+    """``open_engine``, once per command for the same model and settings: a command that
+    generates in several stages or rounds (synthesis's question writer and round trip) pays
+    a load (vLLM's takes 80 s on a CPU) once."""
+    key = (resolve_backend(backend), model, dtype, device)
+    if key not in _OPEN:
+        _OPEN[key] = open_engine(backend, model, dtype, device, log=log)
+    return _OPEN[key]
