@@ -12,6 +12,7 @@ Ray batch job. Results are the same as on one process: the same functions run on
 from __future__ import annotations
 
 import os
+import socket
 from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
 from typing import Any, TypeVar
 
@@ -21,6 +22,22 @@ LOCAL = "local"
 T = TypeVar("T")
 
 
+def check_reachable(address: str, timeout: float = 3.0) -> None:
+    """A HOST:PORT (or ray://HOST:PORT) address that nothing answers is a one-line error at
+    once: Ray itself retries for minutes before giving up."""
+    if address in ("", LOCAL, "auto"):
+        return
+    hostport = address.split("://", 1)[-1]
+    host, _, port = hostport.rpartition(":")
+    if not host or not port.isdigit():
+        raise AlignSQLError(f"--ray {address}: expected local, auto, HOST:PORT or "
+                            f"ray://HOST:PORT")
+    try:
+        socket.create_connection((host, int(port)), timeout=timeout).close()
+    except OSError as err:
+        raise AlignSQLError(f"--ray {address}: no Ray head answers there ({err})") from None
+
+
 def connect(address: str) -> dict:
     """Start or join Ray; returns the cluster's resources (CPU, GPU, ...)."""
     try:
@@ -28,6 +45,7 @@ def connect(address: str) -> dict:
     except ImportError:
         raise AlignSQLError("--ray needs Ray: pip install 'alignsql[ray]'") from None
     if not ray.is_initialized():
+        check_reachable(address)
         kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False,
                                   "configure_logging": False}
         if address and address != LOCAL:

@@ -75,6 +75,11 @@ def _cases() -> list[tuple[str, list[str]]]:
         "--compare", "{dir}/n2.jsonl")
     add("eval config latin-1", "eval", "--config", "{dir}/latin1.yaml")
     add("eval unknown option", "eval", "--no-such-option", "1")
+    add("eval ray nothing there", "eval", "--dataset", spec, "--gold-as-pred", "--ray",
+        "127.0.0.1:1")
+    add("eval ray malformed", "eval", "--dataset", spec, "--gold-as-pred", "--ray", "nonsense")
+    add("export bad quant", "models", "export", "{tiny}", "--quant", "q3")
+    add("export not a model", "models", "export", "{dir}")
     # predict (caught before a model loads)
     for opt, val in [("--sample", "-1"), ("--sample", "0"), ("--limit", "0"),
                      ("--limit", "-3"), ("--batch-size", "0"), ("--num-samples", "0"),
