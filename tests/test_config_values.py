@@ -43,3 +43,20 @@ def test_defaults_and_yaml_configs_still_load() -> None:
     from alignsql.train.config import SFTConfig
     for klass in (SFTConfig, PredictConfig, EvalConfig, AlignConfig, SelectConfig):
         klass()
+
+
+def test_every_shipped_yaml_config_loads() -> None:
+    """configs/<method>/*.yaml parse into their command's dataclass (unknown keys, bad values
+    and wrong types are errors), so a shipped config cannot rot unnoticed."""
+    from pathlib import Path
+
+    from alignsql import config
+    from alignsql.synth.run import SynthConfig
+    from alignsql.train.config import SelfPlayConfig, SFTConfig
+    from alignsql.train.lrsql import LRSQLConfig
+    root = Path(__file__).resolve().parent.parent / "configs"
+    classes = {"sft": SFTConfig, "selfplay": SelfPlayConfig, "lrsql": LRSQLConfig,
+               "synth": SynthConfig}
+    loaded = [config.load_yaml(classes[p.parent.name], p)
+              for p in sorted(root.glob("*/*.yaml")) if p.parent.name in classes]
+    assert len(loaded) == len(list(root.glob("*/*.yaml"))) >= 8

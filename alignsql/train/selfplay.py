@@ -151,7 +151,8 @@ def _args(cfg: SelfPlayConfig, folder: Path, device: str):
         logging_steps=cfg.logging_steps, save_steps=cfg.save_steps, save_total_limit=2,
         bf16=cfg.dtype == "bf16", seed=cfg.seed, data_seed=cfg.seed, report_to=[],
         remove_unused_columns=False, use_cpu=device == "cpu", dataloader_num_workers=0,
-        disable_tqdm=True, include_num_input_tokens_seen="all")
+        disable_tqdm=True, include_num_input_tokens_seen="all",
+        activation_checkpointing=cfg.gradient_checkpointing)
 
 
 def load_pairs(cfg: SelfPlayConfig, it: int, opponent: str, folder: Path, counts: Counter,
