@@ -104,7 +104,7 @@ def summarize() -> dict:
             base = OUT / "eval" / f"untuned__{key}" / "results.jsonl"
             tuned = OUT / "eval" / f"{dose_name(dose)}__{key}" / "results.jsonl"
             if base.exists() and tuned.exists():
-                runs.append({"model": BASE, "dose": dose or "all", "target": target,
+                runs.append({"model": BASE, "dose": dose or "fit", "target": target,
                              **compare(base, tuned, target)})
     untuned = {}
     for target in TARGETS:

@@ -1,0 +1,156 @@
+"""Self-play on the competent model (#16): SFT, SPIN, DPO and SPFT from one start.
+
+The start is the largest finished SFT model of bench/sft_dose.py (dose_fit, else dose_2000,
+else dose_500); its SFT siblings (the other doses) join SPFT's pool, ranked on
+spider:train@val (which dose_fit never trained on). Every method samples k = 4 SQL at
+temperature 1 for the same seeded spider:train@fit questions per iteration, trains the same
+number of steps (LoRA, configs/selfplay/qwen2.5-coder-0.5b_lora.yaml) for 2 iterations, and
+its final model answers every executable Spider dev question and GeoQuery with the dose
+experiment's prompt; each is compared with the start model (paired: interval, McNemar p).
+Each training run is its own process (its peak RSS is the run's), everything resumes.
+
+    nohup python bench/selfplay_qwen.py > bench/out/selfplay_qwen.log 2>&1 &
+    python bench/selfplay_qwen.py --summarize
+    python bench/selfplay_qwen.py --smoke     # 12 questions, k=2, 2 steps: the plumbing only
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+from sft_dose import OUT as DOSE_OUT  # noqa: E402
+from sft_dose import compare, log  # noqa: E402
+
+CONFIG = "configs/selfplay/qwen2.5-coder-0.5b_lora.yaml"
+TARGETS = ["spider:dev", "geoquery:all"]
+METHODS = ("spin", "dpo", "spft")
+PROMPT = ["--sample-values", "3", "--max-prompt-tokens", "896"]
+ALIGNSQL = [sys.executable, "-m", "alignsql.cli.main"]
+SMOKE = ["train_size=[12]", "k=2", "max_steps=2", "val_limit=6", "iterations=1"]
+
+
+def doses() -> list[Path]:
+    """Finished SFT models, largest dose first."""
+    runs = DOSE_OUT / "runs"
+    names = ("dose_fit", "dose_2000", "dose_500")
+    return [runs / n / "merged" for n in names if (runs / n / "merged" / "config.json").exists()]
+
+
+def child(method: str, out: Path, smoke: bool) -> None:
+    """One self-play run in this process (its max RSS is the run's peak memory)."""
+    pool = doses() if method == "spft" else doses()[:1]
+    cmd = ["train", "selfplay", "--config", CONFIG, f"name={method}", f"loss={method}",
+           f"output_dir={out}", "pool=[" + ",".join(str(p) for p in pool) + "]",
+           *(SMOKE if smoke else [])]
+    if (out / method / "config.yaml").exists():
+        cmd.append("--resume")
+    from alignsql.cli.main import main as cli
+    start = time.perf_counter()
+    code = cli(cmd)
+    if code:
+        sys.exit(code)
+    summary = json.loads((out / method / "summary.json").read_text())
+    summary.update(wall_s=time.perf_counter() - start,
+                   peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    (out / f"{method}.json").write_text(json.dumps(summary, indent=2))
+
+
+def trained(method: str, out: Path, smoke: bool) -> dict:
+    done = out / f"{method}.json"
+    if not done.exists():
+        log(f"training {method}")
+        subprocess.run([sys.executable, __file__, "--child", method, *(["--smoke"] if smoke
+                                                                        else [])],
+                       check=True, cwd=ROOT)
+    return json.loads(done.read_text())
+
+
+def scored(model: str, label: str, target: str, out: Path, extra: list[str]) -> Path:
+    key = f"{label}__{target.replace(':', '_')}"
+    preds, ev = out / "preds" / f"{key}.jsonl", out / "eval" / key
+    if not (ev / "summary.json").exists():
+        log(f"predicting {label} on {target}")
+        preds.parent.mkdir(parents=True, exist_ok=True)
+        subprocess.run([*ALIGNSQL, "predict", "--model", model, "--dataset", target, "--with-db",
+                        "--batch-size", "8", "--max-new-tokens", "160", *PROMPT, *extra,
+                        "--out", str(preds)], check=True, cwd=ROOT)
+        subprocess.run([*ALIGNSQL, "eval", "--dataset", target, "--preds", str(preds),
+                        "--only-predicted", "--out", str(ev)], check=True, cwd=ROOT,
+                       stdout=subprocess.DEVNULL)
+    return ev / "results.jsonl"
+
+
+def start_results(target: str) -> Path:
+    """The start model's answers, from the dose experiment (same prompt, same settings)."""
+    name = doses()[0].parent.name
+    return DOSE_OUT / "eval" / f"{name}__{target.replace(':', '_')}" / "results.jsonl"
+
+
+def method_row(run: dict, results: dict[str, Path]) -> dict:
+    row = {"iterations": len(run["iterations"]),
+           "pairs_per_iteration": [it.get("n_pairs") for it in run["iterations"]],
+           "val_ex": [it.get("val_ex") for it in run["iterations"]],
+           "wall_s": run["wall_s"], "peak_rss_mb": run["peak_rss_mb"], "final": run["final"]}
+    for target, path in results.items():
+        c = compare(start_results(target), path, target)
+        row[target] = {"n": c["n"], "ex": c["ex"], "ex_sft": c["ex_untuned"],
+                       "diff_vs_sft": c["diff"], "ci": c["ci"], "p_value": c["p_value"],
+                       "gained": c["gained"], "lost": c["lost"]}
+    return row
+
+
+def summarize(out: Path, smoke: bool) -> dict:
+    methods = {}
+    for method in METHODS:
+        run_file = out / f"{method}.json"
+        evals = {t: out / "eval" / f"{method}__{t.replace(':', '_')}" / "results.jsonl"
+                 for t in TARGETS}
+        if run_file.exists() and all(p.exists() for p in evals.values()):
+            methods[method] = method_row(json.loads(run_file.read_text()), evals)
+    start = doses()[0] if doses() else None
+    result = {"model": "qwen2.5-coder-0.5b", "start": str(start), "pool": [str(p) for p in doses()],
+              "target": TARGETS[0], "targets": TARGETS, "methods": methods, "smoke": smoke,
+              "complete": len(methods) == len(METHODS), "config": CONFIG,
+              "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
+                          "load_avg": os.getloadavg()},
+              "command": "python bench/selfplay_qwen.py" + (" --smoke" if smoke else "")}
+    if methods and not smoke:  # a smoke run proves the plumbing; it is no result
+        (ROOT / "bench" / "results" / "selfplay_qwen.json").write_text(json.dumps(result, indent=2))
+    return result
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--child", help=argparse.SUPPRESS)
+    ap.add_argument("--smoke", action="store_true")
+    ap.add_argument("--summarize", action="store_true")
+    args = ap.parse_args()
+    out = ROOT / "bench" / "out" / ("selfplay_qwen_smoke" if args.smoke else "selfplay_qwen")
+    if args.child:
+        child(args.child, out, args.smoke)
+        return
+    if not doses():
+        sys.exit("no finished SFT model under bench/out/sft_dose/runs: run bench/sft_dose.py")
+    if args.summarize:
+        print(json.dumps(summarize(out, args.smoke), indent=2))
+        return
+    for method in METHODS:
+        final = trained(method, out, args.smoke)["final"]
+        for target in TARGETS:
+            scored(final, method, target, out, ["--sample", "20"] if args.smoke else [])
+        summarize(out, args.smoke)
+    log(json.dumps(summarize(out, args.smoke)["methods"], indent=1))
+
+
+if __name__ == "__main__":
+    main()
