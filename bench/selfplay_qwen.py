@@ -1,12 +1,13 @@
 """Self-play on the competent model (#16): SFT, SPIN, DPO and SPFT from one start.
 
-The start is the largest finished SFT model of bench/sft_dose.py (dose_fit, else dose_2000,
-else dose_500); its SFT siblings (the other doses) join SPFT's pool, ranked on
-spider:train@val (which dose_fit never trained on). Every method samples k = 4 SQL at
-temperature 1 for the same seeded spider:train@fit questions per iteration, trains the same
-number of steps (LoRA, configs/selfplay/qwen2.5-coder-0.5b_lora.yaml) for 2 iterations, and
-its final model answers every executable Spider dev question and GeoQuery with the dose
-experiment's prompt; each is compared with the start model (paired: interval, McNemar p).
+The start is the largest finished SFT model of bench/sft_dose.py (dose_all, else dose_2000,
+else dose_500); its SFT siblings (the other doses) join SPFT's pool, ranked on Spider dev's
+steer part (every dose trained on spider:train, so no part of it ranks cleanly). Every
+method samples k = 4 SQL at temperature 1 for the same seeded spider:train questions per
+iteration, trains the same number of steps (LoRA, configs/selfplay/qwen2.5-coder-0.5b_lora.yaml)
+for 2 iterations, and its final model answers Spider dev's test part (never used to rank or
+stop) and GeoQuery with the dose experiment's prompt; each is compared with the start model
+on the same questions (paired: interval, McNemar p).
 Each training run is its own process (its peak RSS is the run's), everything resumes.
 
     nohup python bench/selfplay_qwen.py > bench/out/selfplay_qwen.log 2>&1 &
@@ -32,7 +33,7 @@ from sft_dose import OUT as DOSE_OUT  # noqa: E402
 from sft_dose import compare, log  # noqa: E402
 
 CONFIG = "configs/selfplay/qwen2.5-coder-0.5b_lora.yaml"
-TARGETS = ["spider:dev", "geoquery:all"]
+TARGETS = ["spider:dev@test", "geoquery:all"]
 METHODS = ("spin", "dpo", "spft")
 PROMPT = ["--sample-values", "3", "--max-prompt-tokens", "896"]
 ALIGNSQL = [sys.executable, "-m", "alignsql.cli.main"]
@@ -42,7 +43,7 @@ SMOKE = ["train_size=[12]", "k=2", "max_steps=2", "val_limit=6", "iterations=1"]
 def doses() -> list[Path]:
     """Finished SFT models, largest dose first."""
     runs = DOSE_OUT / "runs"
-    names = ("dose_fit", "dose_2000", "dose_500")
+    names = ("dose_all", "dose_2000", "dose_500")
     return [runs / n / "merged" for n in names if (runs / n / "merged" / "config.json").exists()]
 
 
@@ -93,7 +94,8 @@ def scored(model: str, label: str, target: str, out: Path, extra: list[str]) -> 
 def start_results(target: str) -> Path:
     """The start model's answers, from the dose experiment (same prompt, same settings)."""
     name = doses()[0].parent.name
-    return DOSE_OUT / "eval" / f"{name}__{target.replace(':', '_')}" / "results.jsonl"
+    whole = target.split("@")[0]  # the dose runs answered every question; pairing keeps ours
+    return DOSE_OUT / "eval" / f"{name}__{whole.replace(':', '_')}" / "results.jsonl"
 
 
 def method_row(run: dict, results: dict[str, Path]) -> dict:

@@ -1,6 +1,6 @@
-"""SFT dose-response on Qwen2.5-Coder-0.5B: LoRA (the default config, prefix-shared) on 500
-and 2,000 of spider:train and all of its fit part (6,061), one epoch, against the untuned
-model, on every executable Spider dev question and on two out-of-domain targets with databases (GeoQuery, KaggleDBQA).
+"""SFT dose-response on Qwen2.5-Coder-0.5B: LoRA (the default config, prefix-shared) on 500,
+2,000 and all of spider:train, one epoch, against the untuned model, on every executable
+Spider dev question and on two out-of-domain targets with databases (GeoQuery, KaggleDBQA).
 
 Every comparison is paired on the same questions (alignsql.eval.paired): EX of each, the
 difference with a bootstrap 95% interval and the exact McNemar p-value. The untuned model
@@ -30,10 +30,7 @@ RESULT = ROOT / "bench" / "results" / "sft_dose.json"
 CONFIG = "configs/sft/qwen2.5-coder-0.5b_lora.yaml"
 BASE = "qwen2.5-coder-0.5b"
 TARGETS = ["spider:dev", "geoquery:all", "kaggledbqa:all"]
-DOSES = [500, 2000, 0]
-"""Seeded samples of spider:train; 0 = all of its fit part (spider:train@fit, the 70% that
-alignsql.data.splits keeps apart from @val): @val stays unseen by the largest model, so the
-self-play experiments that start from it can rank and stop on it."""
+DOSES = [500, 2000, 0]  # 0 = all of spider:train (8,659 in the shared data)
 PROMPT = ["--sample-values", "3", "--max-prompt-tokens", "896"]  # the config's training prompt
 ALIGNSQL = [sys.executable, "-m", "alignsql.cli.main"]
 
@@ -43,14 +40,14 @@ def log(msg: str) -> None:
 
 
 def dose_name(dose: int) -> str:
-    return f"dose_{dose or 'fit'}"
+    return f"dose_{dose or 'all'}"
 
 
 def train(dose: int) -> Path:
     """The merged model of one dose (trained, or resumed from its last checkpoint)."""
     run = OUT / "runs" / dose_name(dose)
     if not (run / "summary.json").exists():
-        size = [f"train_size=[{dose}]"] if dose else ["train=[spider:train@fit]", "train_size=[]"]
+        size = [f"train_size=[{dose}]" if dose else "train_size=[]"]
         log(f"training {dose_name(dose)}")
         subprocess.run([*ALIGNSQL, "train", "sft", "--config", CONFIG, f"name={dose_name(dose)}",
                         f"output_dir={OUT / 'runs'}", *size, "val_fraction=0", "eval=null",
@@ -104,7 +101,7 @@ def summarize() -> dict:
             base = OUT / "eval" / f"untuned__{key}" / "results.jsonl"
             tuned = OUT / "eval" / f"{dose_name(dose)}__{key}" / "results.jsonl"
             if base.exists() and tuned.exists():
-                runs.append({"model": BASE, "dose": dose or "fit", "target": target,
+                runs.append({"model": BASE, "dose": dose or "all", "target": target,
                              **compare(base, tuned, target)})
     untuned = {}
     for target in TARGETS:
