@@ -7,6 +7,7 @@ row with its gain and summarises sign agreement and Spearman's rank correlation.
 from __future__ import annotations
 
 import math
+import random
 from pathlib import Path
 
 from alignsql.data.io import read_records
@@ -71,6 +72,33 @@ def _ranks(values: list[float]) -> list[float]:
     return ranks
 
 
-def summary(rows: list[dict]) -> dict:
+def rank_correlation(rows: list[dict], key: str = "ar") -> float | None:
+    """Spearman's rho between a predictor (``key``: AR, OVLP, ...) and the gain."""
+    return spearman([r[key] for r in rows], [r["gain"] for r in rows])
+
+
+def pair_bootstrap(rows: list[dict], statistic, n_boot: int = 2000,
+                   seed: int = 0) -> list[float] | None:
+    """Percentile 95% interval of ``statistic(rows)`` over the pairs resampled with
+    replacement (Efron & Tibshirani 1993, ch. 13): how far the summary could move with other
+    pairs of the same kind. Resamples where the statistic is undefined (a constant side) are
+    left out; None when fewer than 3 pairs or no resample is defined."""
+    if len(rows) < 3:
+        return None
+    rng = random.Random(seed)
+    values = []
+    for _ in range(n_boot):
+        value = statistic([rows[rng.randrange(len(rows))] for _ in rows])
+        if value is not None:
+            values.append(value)
+    if not values:
+        return None
+    values.sort()
+    return [values[int(0.025 * (len(values) - 1))], values[int(0.975 * (len(values) - 1))]]
+
+
+def summary(rows: list[dict], n_boot: int = 2000, seed: int = 0) -> dict:
     return {"n_pairs": len(rows), "sign_agreement": sign_agreement(rows),
-            "spearman": spearman([r["ar"] for r in rows], [r["gain"] for r in rows])}
+            "sign_agreement_ci": pair_bootstrap(rows, sign_agreement, n_boot, seed),
+            "spearman": rank_correlation(rows),
+            "spearman_ci": pair_bootstrap(rows, rank_correlation, n_boot, seed)}

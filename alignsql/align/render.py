@@ -60,8 +60,13 @@ def _ar_table(report: dict) -> tuple[list[str], list[list[object]]]:
 
 def _gain_note(g: dict) -> str:
     fmt = lambda v: "n/a" if v is None else f"{v:.2f}"  # noqa: E731
+
+    def ci(key: str) -> str:
+        band = g.get(key)
+        return f" (95% CI over pairs {fmt(band[0])} to {fmt(band[1])})" if band else ""
     return (f"{g['n_pairs']} pairs: sign(AR - 1) agrees with the sign of the gain on "
-            f"{fmt(g['sign_agreement'])} of them; Spearman's rho {fmt(g['spearman'])}.")
+            f"{fmt(g['sign_agreement'])} of them{ci('sign_agreement_ci')}; Spearman's rho "
+            f"{fmt(g['spearman'])}{ci('spearman_ci')}.")
 
 
 def markdown(report: dict) -> str:

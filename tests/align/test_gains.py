@@ -2,7 +2,14 @@ import json
 
 import pytest
 
-from alignsql.align.gains import ar_vs_gain, read_gains, sign_agreement, spearman, summary
+from alignsql.align.gains import (
+    ar_vs_gain,
+    pair_bootstrap,
+    read_gains,
+    sign_agreement,
+    spearman,
+    summary,
+)
 from alignsql.errors import AlignSQLError
 
 
@@ -19,6 +26,22 @@ def test_sign_agreement_by_hand() -> None:
     (no gain is not a help): 2 of 3."""
     rows = [{"ar": 1.2, "gain": 0.01}, {"ar": 0.9, "gain": -0.02}, {"ar": 1.1, "gain": 0.0}]
     assert sign_agreement(rows) == pytest.approx(2 / 3)
+
+
+def test_pair_bootstrap_by_hand() -> None:
+    """AR and gain both increasing over 5 pairs: any resample ranks them alike wherever both
+    sides vary (rho = 1; duplicated pairs tie on both sides alike), and every pair agrees in
+    sign, so both intervals are [1, 1]. Mixed pairs give an interval that holds the point
+    value. Fewer than 3 pairs: no interval."""
+    rows = [{"ar": a, "gain": g} for a, g in [(0.5, -0.1), (0.8, -0.05), (1.2, 0.01),
+                                               (1.5, 0.04), (2.0, 0.09)]]
+    out = summary(rows, n_boot=300)
+    assert out["spearman"] == 1.0 and out["spearman_ci"] == [1.0, 1.0]
+    assert out["sign_agreement_ci"] == [1.0, 1.0]
+    mixed = rows + [{"ar": 1.3, "gain": -0.2}, {"ar": 0.7, "gain": 0.3}]
+    lo, hi = pair_bootstrap(mixed, sign_agreement, n_boot=500)
+    assert lo <= sign_agreement(mixed) == 5 / 7 <= hi and lo < hi
+    assert pair_bootstrap(rows[:2], sign_agreement) is None
 
 
 def test_gains_file_joins_ar_rows(tmp_path) -> None:
