@@ -30,19 +30,31 @@ PARTS = ROOT / "bench" / "results" / "ar_experiment"
 RUNS = ROOT / "bench" / "out" / "ar_runs"
 N_TRAIN, N_EVAL, SEED = 300, 200, 0
 TARGETS = ["spider:dev", "geoquery:all"]
-MAX_NEW = {"spider:dev": 160, "geoquery:all": 240}  # > the 99th percentile of gold SQL tokens
+# Qwen at scale (#15): Spider dev's test part (its steer part aligns the `select` subset),
+# GeoQuery's test questions (its train questions are a training set) and KaggleDBQA
+QWEN_TARGETS = ["spider:dev@test", "geography:test", "kaggledbqa:all"]
+ALL_TARGETS = TARGETS + QWEN_TARGETS
+MAX_NEW = {"spider:dev": 160, "geoquery:all": 240, "spider:dev@test": 160,
+           "geography:test": 240, "kaggledbqa:all": 200}  # > the 99th pct of gold SQL tokens
 TRAIN_SETS = ["spider:train", "bird:train", "wikisql:train", "atis:train", "advising:train"]
+QWEN_SETS = ["spider:train", "bird:train", "atis:train", "advising:train", "geography:train",
+             "select"]
 SELECT_POOL = ["bird:train", "wikisql:train", "atis:train", "advising:train"]
+SELECT_STEER = {"qwen2.5-coder-0.5b": "spider:dev@steer"}  # one subset for every Qwen target
+QWEN = "qwen2.5-coder-0.5b"
 MODELS = {  # model -> (config file, training sets, targets)
     "smollm2-135m": ("configs/sft/smollm2-135m_full.yaml", TRAIN_SETS + ["select"], TARGETS),
-    "qwen2.5-coder-0.5b": ("configs/sft/qwen2.5-coder-0.5b_lora.yaml",
-                           ["spider:train", "atis:train"], ["spider:dev"]),
+    QWEN: ("configs/sft/qwen2.5-coder-0.5b_lora.yaml", QWEN_SETS, QWEN_TARGETS),
 }
-# Qwen's LoRA step costs ~4x SmolLM2's on this CPU: its two contrasting pairs train on 100
-# examples (equal between them), not 300
-TRAIN_SIZE = {"smollm2-135m": N_TRAIN, "qwen2.5-coder-0.5b": 100}
-OVERRIDES = ["max_length=512", "epochs=1", "eval=null", "save_steps=20", "logging_steps=5"]
-N_CORE = 11  # jobs() before the remaining training sets
+TRAIN_SIZE = {"smollm2-135m": N_TRAIN, QWEN: 500}
+OVERRIDES = {"smollm2-135m": ["max_length=512", "epochs=1", "eval=null", "save_steps=20",
+                              "logging_steps=5"],
+             QWEN: ["epochs=1", "eval=null", "save_steps=20", "logging_steps=5"]}
+PROMPT = {"smollm2-135m": {"sample_values": 0},  # the prompts each config trains with,
+          QWEN: {"sample_values": 3, "max_prompt_tokens": 896}}  # before and after alike
+PILOT = "pilot"
+"""Wave 1's two Qwen pairs (100 examples, SmolLM2's prompt settings) are kept, labelled so."""
+N_CORE = 9  # SmolLM2's jobs before its remaining training sets
 REPEAT = ("smollm2-135m", "spider:train", 1)  # (model, train set, second seed)
 
 
@@ -68,18 +80,29 @@ def stage(name: str, fn, *args):
     return result
 
 
-def select_subset(target: str) -> str:
+def select_subset(target: str, k: int = N_TRAIN) -> str:
     """An `alignsql select` subset of the out-of-domain pool, aligned to the target."""
     from alignsql.align.selection import SelectConfig, run_select
-    out = RUNS / f"select_{slug(target)}.jsonl"
+    name = f"select_{slug(target)}" + (f"_k{k}" if k != N_TRAIN else "")
+    out = RUNS / f"{name}.jsonl"
     if not out.exists():
-        run_select(SelectConfig(pool=SELECT_POOL, target=target, k=N_TRAIN, out=str(out),
+        run_select(SelectConfig(pool=SELECT_POOL, target=target, k=k, out=str(out),
                                 seed=SEED))
     return f"file:{out}"
 
 
-def train_spec(name: str, target: str) -> str:
-    return select_subset(target) if name == "select" else name
+def train_spec(name: str, target: str, model: str) -> str:
+    if name != "select":
+        return name
+    return select_subset(SELECT_STEER.get(model, target), TRAIN_SIZE[model])
+
+
+def run_name(model: str, name: str, target: str, seed: int) -> str:
+    """A training run's name: a select subset is per target unless one steer set serves all;
+    Qwen's runs carry their size (wave 1's 100-example pilot has the plain name)."""
+    per_target = name == "select" and model not in SELECT_STEER
+    size = f"__n{TRAIN_SIZE[model]}" if model == QWEN else ""
+    return slug(model, name, target if per_target else "", seed) + size
 
 
 def train_run(model: str, cfg_file: str, spec: str, run: str, seed: int) -> dict:
@@ -87,25 +110,27 @@ def train_run(model: str, cfg_file: str, spec: str, run: str, seed: int) -> dict
     n = TRAIN_SIZE[model]
     cmd = [sys.executable, "-m", "alignsql.cli.main", "train", "sft", "--config", cfg_file,
            f"name={run}", f"output_dir={RUNS}", f"train=[{spec}]", f"train_size=[{n}]",
-           f"seed={seed}", *OVERRIDES]
+           f"seed={seed}", *OVERRIDES[model]]
     resume = ["--resume"] if (out / "config.yaml").exists() else []
     subprocess.run(cmd + resume, check=True, cwd=ROOT)
     summary = json.loads((out / "summary.json").read_text())
     return {"model": model, "train": spec, "run": run, "seed": seed, **summary}
 
 
-def evaluate(model_path: str, target: str, folder: Path, seed: int = SEED) -> dict:
+def evaluate(model_path: str, target: str, folder: Path, prompt: dict | None = None) -> dict:
+    """EX on the target's seeded sample, with the prompt the model's config trains with
+    (SmolLM2's by default, as wave 1 ran); each question's verdict is kept for pairing."""
     from alignsql.eval.run import EvalConfig, run_eval
     from alignsql.models.predict import PredictConfig, run_predict
-    # sample_values=0: the prompts the SFT configs train with, before and after alike
     pcfg = PredictConfig(model=model_path, dataset=target, sample=N_EVAL, with_db=True,
-                         seed=SEED, max_new_tokens=MAX_NEW[target], sample_values=0,
-                         out=str(folder / "preds.jsonl"))
+                         seed=SEED, max_new_tokens=MAX_NEW[target],
+                         **(prompt or PROMPT["smollm2-135m"]), out=str(folder / "preds.jsonl"))
     stats = run_predict(pcfg)
-    _, s = run_eval(EvalConfig(dataset=target, preds=pcfg.out, only_predicted=True))
+    results, s = run_eval(EvalConfig(dataset=target, preds=pcfg.out, only_predicted=True))
     preds = [json.loads(x) for x in Path(pcfg.out).read_text().splitlines()]
     return {"ex": s.ex, "n": s.n_scored, "valid": s.valid, "qps": stats["qps"],
-            "preds": [{"id": p["id"], "sql": p["sql"]} for p in preds]}
+            "preds": [{"id": p["id"], "sql": p["sql"]} for p in preds],
+            "correct": sorted(r.id for r in results if r.status == "correct")}
 
 
 def trained(model: str, cfg_file: str, spec: str, run: str, seed: int) -> dict:
@@ -118,34 +143,36 @@ def trained(model: str, cfg_file: str, spec: str, run: str, seed: int) -> dict:
     return t
 
 
-def jobs() -> list[tuple[str, str, str, int]]:
-    """(model, training set, target, seed) in the order they run: the cheapest way to every
-    kind of evidence first (both targets with the four core training sets, the second seed,
-    the Qwen pairs), then the remaining training sets, so a session that stops early still
-    leaves a complete design behind."""
+def jobs(model: str | None = None) -> list[tuple[str, str, str, int]]:
+    """(model, training set, target, seed) in the order they run. SmolLM2: the cheapest way
+    to every kind of evidence first (both targets with the four core training sets, the
+    second seed), then the remaining training sets. Qwen: one training set at a time on all
+    its targets (one training serves three pairs). Wave 1's Qwen pilot is done and not
+    listed (its stage files are read by the summary)."""
+    small = "smollm2-135m"
     core, extra = TRAIN_SETS[:4], TRAIN_SETS[4:] + ["select"]
-    small, big = "smollm2-135m", "qwen2.5-coder-0.5b"
-    out = [(small, t, tgt, SEED) for tgt in TARGETS for t in core]
-    out.append((REPEAT[0], REPEAT[1], "spider:dev", REPEAT[2]))
-    out += [(big, t, tgt, SEED) for tgt in MODELS[big][2] for t in MODELS[big][1]]
-    assert len(out) == N_CORE
-    return out + [(small, t, tgt, SEED) for tgt in TARGETS for t in extra]
+    smol = [(small, t, tgt, SEED) for tgt in TARGETS for t in core]
+    smol.append((REPEAT[0], REPEAT[1], "spider:dev", REPEAT[2]))
+    assert len(smol) == N_CORE
+    smol += [(small, t, tgt, SEED) for tgt in TARGETS for t in extra]
+    qwen = [(QWEN, t, tgt, SEED) for t in QWEN_SETS for tgt in QWEN_TARGETS]
+    return {small: smol, QWEN: qwen}[model] if model else smol + qwen
 
 
-def main(core_only: bool = False) -> None:
+def main(core_only: bool = False, model: str | None = None) -> None:
     """Every job: the model's pre-SFT evaluation on the target, the training run (shared by
     every target it is evaluated on: its stage file is reused), the post-SFT evaluation."""
     RUNS.mkdir(parents=True, exist_ok=True)
-    todo = jobs()
-    for model, name, target, seed in todo[:N_CORE] if core_only else todo:
-        cfg_file = MODELS[model][0]
-        stage(f"before__{slug(model, target)}", evaluate, model, target,
-              RUNS / f"before_{slug(model, target)}")
-        spec = train_spec(name, target)
-        run = slug(model, name, target if name == "select" else "", seed)
-        t = trained(model, cfg_file, spec, run, seed)
+    todo = jobs(model)
+    for model_name, name, target, seed in todo[:N_CORE] if core_only else todo:
+        cfg_file, prompt = MODELS[model_name][0], PROMPT[model_name]
+        stage(f"before__{slug(model_name, target)}", evaluate, model_name, target,
+              RUNS / f"before_{slug(model_name, target)}", prompt)
+        spec = train_spec(name, target, model_name)
+        run = run_name(model_name, name, target, seed)
+        t = trained(model_name, cfg_file, spec, run, seed)
         stage(f"after__{run}__{slug(target)}", evaluate, t["merged"], target,
-              RUNS / f"after_{run}_{slug(target)}")
+              RUNS / f"after_{run}_{slug(target)}", prompt)
     summarize()
 
 
@@ -168,18 +195,46 @@ def _train_sample(spec: str, seed: int, n: int) -> list[str]:
     return [ex.sql for ex, _ in gather([spec], [n], [], None, seed, None)]
 
 
+def _verdicts(target: str, stage_result: dict) -> dict[str, bool]:
+    """Each question's verdict of an evaluation stage (kept since #15; wave 1's stages are
+    scored again from their stored predictions, the same way)."""
+    if "correct" in stage_result:
+        right = set(stage_result["correct"])
+        return {p["id"]: p["id"] in right for p in stage_result["preds"]}
+    from alignsql.data import registry
+    from alignsql.eval.evaluate import evaluate as score
+    ds = registry.load(target)
+    by_id = {e.id: e for e in ds.examples}
+    examples = [by_id[p["id"]] for p in stage_result["preds"]]
+    results, _ = score(examples, {p["id"]: p["sql"] for p in stage_result["preds"]},
+                       {e.db_id: ds.db_path(e.db_id) for e in examples}, workers=1)
+    return {r.id: r.status == "correct" for r in results}
+
+
+def _paired(target: str, before: dict, after: dict) -> dict:
+    """EX gain with its paired bootstrap interval and exact McNemar p (same questions)."""
+    from alignsql.eval.significance import paired_comparison
+    a, b = _verdicts(target, before), _verdicts(target, after)
+    ids = sorted(set(a) & set(b))
+    r = paired_comparison([a[i] for i in ids], [b[i] for i in ids], seed=SEED)
+    return {"gain": r["diff"], "gain_ci": r["ci"], "p_value": r["p_value"], "n_paired": len(ids)}
+
+
 def _rows() -> list[dict]:
     """One row per finished (model, train set, target, seed)."""
     rows = []
     for path in sorted(PARTS.glob("after__*.json")):
         run, target_slug = path.stem[len("after__"):].rsplit("__", 1)
         train = json.loads(part(f"train__{run}").read_text())
-        target = next(t for t in TARGETS if slug(t) == target_slug)
+        target = next(t for t in ALL_TARGETS if slug(t) == target_slug)
         before = json.loads(part(f"before__{slug(train['model'], target)}").read_text())
         after = json.loads(path.read_text())
+        pilot = train["model"] == QWEN and "__n" not in run
         rows.append({"model": train["model"], "train": train["train"], "target": target,
                      "seed": train["seed"], "n_train": train["n_train"], "n_eval": after["n"],
                      "ex_before": before["ex"], "ex_after": after["ex"],
+                     **_paired(target, before, after), **({"label": PILOT} if pilot else {}),
+                     "_n_requested": 100 if pilot else TRAIN_SIZE[train["model"]],
                      "_before": [p["sql"] for p in before["preds"]],
                      "_after": [p["sql"] for p in after["preds"]]})
     return rows
@@ -200,59 +255,89 @@ def _alignments(rows: list[dict]) -> float:
     kls = []
     for r in rows:
         tgt = prof(f"gold:{r['target']}", _target_gold(r["target"]))
-        n = TRAIN_SIZE[r["model"]]
+        n = r["_n_requested"]
         train = prof(f"train:{r['train']}:{r['seed']}:{n}",
                      _train_sample(r["train"], r["seed"], n))
-        pre = prof(f"pre:{r['model']}:{r['target']}", r["_before"])
-        post = prof(f"post:{r['model']}:{r['train']}:{r['seed']}:{r['target']}", r["_after"])
+        pre = prof(f"pre:{r['model']}:{r['target']}:{n}", r["_before"])
+        post = prof(f"post:{r['model']}:{r['train']}:{r['seed']}:{r['target']}:{n}", r["_after"])
         r["_kl"] = {k: metrics.kl(space.counts(p), space.counts(tgt))
                     for k, p in (("train", train), ("preds", pre), ("after", post))}
+        # the other direction, KL(target || set): does it rank the gains better?
+        r["_kl_rev"] = {k: metrics.kl(space.counts(tgt), space.counts(p))
+                        for k, p in (("train", train), ("preds", pre))}
+        r["ovlp"] = metrics.ovlp(space.counts(train), space.counts(tgt))
         kls.extend(r["_kl"].values())
     scale = max(kls)
-    for r in rows:
+    scale_rev = max(v for r in rows for v in r["_kl_rev"].values())  # its own, so A stays
+    for r in rows:                                                   # as wave 1 reported it
         a = {k: metrics.alignment(v, scale) for k, v in r["_kl"].items()}
+        rev = {k: metrics.alignment(v, scale_rev) for k, v in r["_kl_rev"].items()}
         r.update(a_train=a["train"], a_preds=a["preds"], a_after=a["after"],
-                 ar=metrics.alignment_ratio(a["train"], a["preds"]))
+                 ar=metrics.alignment_ratio(a["train"], a["preds"]),
+                 ar_reverse=metrics.alignment_ratio(rev["train"], rev["preds"]))
     return scale
+
+
+def by_model(rows: list[dict]) -> dict:
+    """Per model (pilot and second-seed rows left out): sign agreement and Spearman of AR
+    with the gain, each with a bootstrap interval over pairs; Spearman of OVLP and of the
+    reverse-direction AR for comparison."""
+    from alignsql.align import gains as G
+    out = {}
+    for model in sorted({r["model"] for r in rows}):
+        mine = [r for r in rows if r["model"] == model and r["seed"] == SEED and "label" not in r]
+        out[model] = G.summary(mine)
+        for name, key in (("spearman_ovlp", "ovlp"), ("spearman_reverse", "ar_reverse")):
+            out[model][name] = G.rank_correlation(mine, key)
+            out[model][name + "_ci"] = G.pair_bootstrap(
+                mine, lambda rows, k=key: G.rank_correlation(rows, k))
+    return out
 
 
 def summarize() -> None:
     """Alignment of every finished pair, agreement of AR with the EX gain, table and plot."""
-    from scipy.stats import spearmanr
+    from alignsql.align import gains as G
     rows = _rows()
     if not rows:
         print("no finished pairs yet")
         return
     scale = _alignments(rows)
-    main_rows = [r for r in rows if r["seed"] == SEED]
-    gains = [r["ex_after"] - r["ex_before"] for r in main_rows]
-    agree = [(r["ar"] > 1) == (g > 0) for r, g in zip(main_rows, gains)]
-    rho = spearmanr([r["ar"] for r in main_rows], gains).statistic if len(main_rows) > 2 else None
+    main_rows = [r for r in rows if r["seed"] == SEED and "label" not in r]
+    gains = [r["gain"] for r in main_rows]
     pairs = [{k: v for k, v in r.items() if not k.startswith("_")} for r in rows]
     expected = sum(len(sets) * len(tgts) for _, sets, tgts in MODELS.values())
     result = {"complete": len(main_rows) >= expected, "expected_pairs": expected,
-              "pairs": pairs, "sign_agreement": sum(agree) / len(agree),
-              "spearman": None if rho is None or rho != rho else float(rho),
+              "pairs": pairs, "summary_by_model": by_model(rows),
+              "sign_agreement": G.sign_agreement(main_rows),
+              "spearman": G.rank_correlation(main_rows),
               "n_pairs": len(main_rows), "kl_scale": scale,
               "settings": {"n_train": TRAIN_SIZE, "n_eval": N_EVAL, "seed": SEED,
-                           "overrides": OVERRIDES, "models": {m: v[0] for m, v in MODELS.items()}},
+                           "overrides": OVERRIDES, "prompt": PROMPT,
+                           "qwen_select_steer": SELECT_STEER,
+                           "models": {m: v[0] for m, v in MODELS.items()}},
               "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
               "command": "python bench/ar_experiment.py"}
     (ROOT / "bench" / "results" / "ar_experiment.json").write_text(json.dumps(result, indent=2))
     _plot(main_rows, gains)
-    print(json.dumps({k: result[k] for k in ("n_pairs", "sign_agreement", "spearman")}))
+    print(json.dumps({k: result[k] for k in ("n_pairs", "sign_agreement", "spearman",
+                                             "summary_by_model")}))
     print("\n".join(table(pairs)))
 
 
 def table(pairs: list[dict]) -> list[str]:
     """The docs/results.md table of the finished pairs, from the summary's numbers."""
     lines = [("| model | train | examples | target | seed | A(train) | A(preds) | AR "
-             "| EX before | EX after | A(post-SFT preds) |"), "|" + "---|" * 11]
+             "| EX before | EX after | gain [95% CI] | McNemar p | A(post-SFT preds) |"),
+             "|" + "---|" * 13]
     for p in pairs:
-        lines.append(f"| {p['model']} | {p['train']} | {p['n_train']} | {p['target']} "
+        lo, hi = p["gain_ci"]
+        model = p["model"] + (f" ({p['label']})" if p.get("label") else "")
+        lines.append(f"| {model} | {p['train'].split('/')[-1]} | {p['n_train']} | {p['target']} "
                      f"| {p['seed']} "
                      f"| {p['a_train']:.3f} | {p['a_preds']:.3f} | {p['ar']:.2f} "
-                     f"| {p['ex_before']:.3f} | {p['ex_after']:.3f} | {p['a_after']:.3f} |")
+                     f"| {p['ex_before']:.3f} | {p['ex_after']:.3f} "
+                     f"| {p['gain']:+.3f} [{lo:+.3f}, {hi:+.3f}] | {p['p_value']:.2g} "
+                     f"| {p['a_after']:.3f} |")
     return lines
 
 
@@ -278,9 +363,11 @@ def _plot(rows: list[dict], gains: list[float]) -> None:
 if __name__ == "__main__":
     ap = argparse.ArgumentParser()
     ap.add_argument("--summarize", action="store_true")
-    ap.add_argument("--core-only", action="store_true", help="stop after the first 11 jobs")
+    ap.add_argument("--core-only", action="store_true",
+                    help="SmolLM2's first 9 jobs (four training sets on both targets, a seed)")
+    ap.add_argument("--model", choices=list(MODELS), help="only this model's jobs")
     args = ap.parse_args()
     if args.summarize:
         summarize()
     else:
-        main(args.core_only)
+        main(args.core_only, args.model)
