@@ -20,6 +20,7 @@ import numpy as np
 from alignsql.errors import AlignSQLError
 
 QUANTS = ("f32", "f16", "bf16", "q8_0")
+FILE_TYPES = {"f32": "ALL_F32", "f16": "MOSTLY_F16", "bf16": "MOSTLY_BF16", "q8_0": "MOSTLY_Q8_0"}
 ARCHS = {"LlamaForCausalLM": "llama", "Qwen2ForCausalLM": "qwen2"}
 PRE_TOKENIZERS = {"qwen2": "qwen2"}
 """llama.cpp's name for the text splitting before BPE; a registry base model's own GGUF says
@@ -37,6 +38,12 @@ class ExportConfig:
     base: str = ""
     """The model the run started from, when the source alone does not tell (registry name or
     directory): its GGUF supplies llama.cpp's pre-tokenizer name."""
+
+    def __post_init__(self) -> None:
+        if self.quant not in QUANTS:
+            raise AlignSQLError(f"--quant must be one of {', '.join(QUANTS)}, not {self.quant!r}")
+        if not self.gguf:
+            raise AlignSQLError("GGUF is the one export format: drop --no-gguf")
 
 
 def source_model(source: str, log: Callable[[str], None] = lambda _: None) -> Path:
@@ -203,18 +210,28 @@ def prompt_metadata(model: Path) -> dict:
     return {**prompt_format(), **settings}
 
 
+def _add_tensors(writer, model: Path, hf_cfg, arch: str, quant: str) -> int:
+    """Every weight, converted to its GGUF type; returns how many."""
+    import gguf
+    import torch
+    from transformers import AutoModelForCausalLM
+    weights = AutoModelForCausalLM.from_pretrained(model, dtype=torch.float32).state_dict()
+    count = 0
+    for name, array in tensors(weights, hf_cfg, arch):
+        qtype = _qtype(name, array, quant)
+        data = array if qtype == gguf.GGMLQuantizationType.F32 else gguf.quants.quantize(array, qtype)
+        writer.add_tensor(name, data, raw_dtype=qtype)
+        count += 1
+    return count
+
+
 def export_gguf(source: str, cfg: ExportConfig, log: Callable[[str], None] = lambda _: None) -> dict:
     """Write ``source`` (a run, a model directory or a registry name) as one GGUF; returns
     what was written."""
     import gguf
-    import torch
-    from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoConfig, AutoTokenizer
 
     quant = cfg.quant
-    if quant not in QUANTS:
-        raise AlignSQLError(f"--quant must be one of {', '.join(QUANTS)}, not {quant!r}")
-    if not cfg.gguf:
-        raise AlignSQLError("GGUF is the one export format: drop --no-gguf")
     model = source_model(source, log)
     target = Path(cfg.out) if cfg.out else model.parent / f"{_label(model)}-{quant}.gguf"
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -223,23 +240,15 @@ def export_gguf(source: str, cfg: ExportConfig, log: Callable[[str], None] = lam
     tokenizer = AutoTokenizer.from_pretrained(model)
     pre = pre_tokenizer(model, cfg.base or run_base(model), arch)
     log(f"exporting {model} ({arch}) to {target} as {quant}")
-    weights = AutoModelForCausalLM.from_pretrained(model, dtype=torch.float32).state_dict()
     writer = gguf.GGUFWriter(str(target.with_suffix(".partial")), arch)
     writer.add_name(_label(model))
-    writer.add_file_type({"f32": gguf.LlamaFileType.ALL_F32, "f16": gguf.LlamaFileType.MOSTLY_F16,
-                          "bf16": gguf.LlamaFileType.MOSTLY_BF16,
-                          "q8_0": gguf.LlamaFileType.MOSTLY_Q8_0}[quant])
+    writer.add_file_type(getattr(gguf.LlamaFileType, FILE_TYPES[quant]))
     writer.add_quantization_version(gguf.GGML_QUANT_VERSION)
     _hparams(writer, hf_cfg)
     _tokenizer(writer, tokenizer, hf_cfg, pre)
     prompt = prompt_metadata(model)
     writer.add_string("alignsql.prompt", json.dumps(prompt))
-    count = 0
-    for name, array in tensors(weights, hf_cfg, arch):
-        qtype = _qtype(name, array, quant)
-        data = gguf.quants.quantize(array, qtype) if qtype != gguf.GGMLQuantizationType.F32 else array
-        writer.add_tensor(name, data, raw_dtype=qtype)
-        count += 1
+    count = _add_tensors(writer, model, hf_cfg, arch, quant)
     writer.write_header_to_file()
     writer.write_kv_data_to_file()
     writer.write_tensors_to_file()

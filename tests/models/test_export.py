@@ -68,4 +68,4 @@ def test_export_refuses_a_run_without_merged_model_and_a_bad_quant(tiny_model_di
     with pytest.raises(AlignSQLError, match="no merged model"):
         export_gguf(str(run), ExportConfig())
     with pytest.raises(AlignSQLError, match="--quant must be one of"):
-        export_gguf(str(tiny_model_dir), ExportConfig(quant="q4"))
+        ExportConfig(quant="q4")
