@@ -89,7 +89,7 @@ def test_vllm_backend_is_optional(tiny_model_dir) -> None:
 
 
 def test_vllm_engine_matches_hf_greedy(wide_model_dir) -> None:
-    """Where the vllm extra is installed: the same prompts (split_tokens ids), greedy, give
+    """Where vllm is installed (.venv-vllm): the same prompts (split_tokens ids), greedy, give
     the same text as the hf engine (fp32, a tiny model with head size 64, which vLLM's CPU
     attention supports). Text is compared without a trailing U+FFFD: vLLM holds back the
     bytes of an unfinished character, transformers decodes them as a replacement."""
