@@ -77,7 +77,16 @@ def compare(untuned: Path, tuned: Path, target: str) -> dict:
     cfg = EvalConfig(dataset=target, only_predicted=True, compare=[str(untuned), str(tuned)])
     r = paired.compare(cfg)
     return {"n": r["n"], "ex": r["ex_b"], "ex_untuned": r["ex_a"], "diff": r["diff"],
-            "ci": r["ci"], "p_value": r["p_value"], "gained": r["b_only"], "lost": r["a_only"]}
+            "ci": r["ci"], "p_value": r["p_value"], "gained": r["b_only"], "lost": r["a_only"],
+            "by_hardness": r["by_hardness"], "valid": _valid(untuned, tuned)}
+
+
+def _valid(untuned: Path, tuned: Path) -> dict:
+    """Share of each model's answers that ran (any result, right or wrong)."""
+    def share(path: Path) -> float:
+        rows = [json.loads(x) for x in path.read_text().splitlines()]
+        return sum(r["status"] in ("correct", "wrong") for r in rows) / len(rows)
+    return {"untuned": share(untuned), "tuned": share(tuned)}
 
 
 def training_stats(dose: int) -> dict | None:
