@@ -129,8 +129,7 @@ TCMALLOC = Path("/usr/lib/x86_64-linux-gnu/libtcmalloc_minimal.so.4")
 def preload(python: str) -> str:
     """vLLM's CPU build wants tcmalloc and Intel's OpenMP preloaded (Debian's
     libtcmalloc-minimal4; libiomp5 from the venv); empty when either is missing."""
-    iomp = Path(python).resolve().parent.parent / "lib" / "libiomp5.so"
-    iomp = iomp if iomp.exists() else Path(python).parent.parent / "lib" / "libiomp5.so"
+    iomp = Path(python).parent.parent / "lib" / "libiomp5.so"  # the venv's, not its base's
     return f"{TCMALLOC}:{iomp}" if TCMALLOC.exists() and iomp.exists() else ""
 
 

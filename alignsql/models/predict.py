@@ -145,6 +145,17 @@ def _resume(path: Path) -> tuple[set[str], int]:
     return done, dropped
 
 
+def _new_stats(examples: list[Example], done: set[str], torn: int) -> dict:
+    return {"n": len(examples), "resumed": len(done & {e.id for e in examples}), "answered": 0,
+            "empty": 0, "over_budget": 0, "gen_tokens": 0, "seconds": 0.0,
+            "dropped_broken_lines": torn}
+
+
+def _with_rates(stats: dict) -> dict:
+    secs = stats["seconds"] or float("nan")
+    return {**stats, "qps": stats["answered"] / secs, "tokens_per_s": stats["gen_tokens"] / secs}
+
+
 def predict(lm, ds: Dataset, examples: list[Example], cfg: PredictConfig,
             out: Path, on_batch=None) -> dict:
     """Answer ``examples`` with an engine (``alignsql.models.engines``; a loaded HF model is
@@ -161,9 +172,7 @@ def predict(lm, ds: Dataset, examples: list[Example], cfg: PredictConfig,
     # questions on one schema share a prefix (its KV cache is reused) and are admitted
     # together; similar lengths waste less padding
     todo.sort(key=lambda e: (prompts[e.id].prefix, prompts[e.id].n_tokens))
-    stats = {"n": len(examples), "resumed": len(done & {e.id for e in examples}), "answered": 0,
-             "empty": 0, "over_budget": 0, "gen_tokens": 0, "seconds": 0.0,
-             "dropped_broken_lines": torn}
+    stats = _new_stats(examples, done, torn)
     by_id = {e.id: e for e in todo}
     # the prompt is always split at its prefix (the token ids a fine-tuned model was trained
     # on); without prefix_cache the prefix's keys and values are not kept for reuse
@@ -183,9 +192,7 @@ def predict(lm, ds: Dataset, examples: list[Example], cfg: PredictConfig,
             stats["seconds"] = time.perf_counter() - start
             if on_batch:
                 on_batch(1, stats)
-    secs = stats["seconds"] or float("nan")
-    stats.update(qps=stats["answered"] / secs, tokens_per_s=stats["gen_tokens"] / secs)
-    return stats
+    return _with_rates(stats)
 
 
 def _record(ex: Example, prompt: Prompt, group, ds: Dataset) -> dict:
@@ -307,9 +314,8 @@ def predict_on_ray(cfg: PredictConfig, examples: list[Example], out: Path, on_ba
     job = {**config.to_dict(cfg), "ray": None, **_absolute(cfg)}
     jobs = [(job, [e.id for e in part], str((parts_dir / f"part{i}.jsonl").resolve()))
             for i, part in enumerate(parts)]
-    stats = {"n": len(examples), "resumed": len(done & {e.id for e in examples}), "answered": 0,
-             "empty": 0, "over_budget": 0, "gen_tokens": 0, "seconds": 0.0,
-             "dropped_broken_lines": torn, "ray_tasks": len(jobs), "device": "", "backend": ""}
+    stats = {**_new_stats(examples, done, torn), "ray_tasks": len(jobs), "device": "",
+             "backend": ""}
     start = time.perf_counter()
     for i, part in cluster.ray_map(_predict_part, jobs, cfg.ray, cpus, gpus):
         _collect(out, [Path(jobs[i][2])])
@@ -319,6 +325,4 @@ def predict_on_ray(cfg: PredictConfig, examples: list[Example], out: Path, on_ba
                      seconds=time.perf_counter() - start)
         on_batch(part["answered"], stats)
     parts_dir.rmdir()
-    secs = stats["seconds"] or float("nan")
-    stats.update(qps=stats["answered"] / secs, tokens_per_s=stats["gen_tokens"] / secs)
-    return stats
+    return _with_rates(stats)
