@@ -13,7 +13,13 @@ METRIC_KEYS = ("step", "epoch", "loss", "eval_loss", "learning_rate", "grad_norm
 
 
 def peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    """This process's peak resident memory. On Linux VmHWM, because ru_maxrss also carries the
+    RSS a forked child copied from its parent (a notebook, a bench driver) across exec."""
+    try:
+        with open("/proc/self/status") as f:
+            return next(int(line.split()[1]) for line in f if line.startswith("VmHWM:")) / 1024
+    except (OSError, StopIteration, ValueError):
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def trim_metrics(path: Path, step: int) -> None:
