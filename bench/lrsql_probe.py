@@ -32,12 +32,13 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from alignsql import config
+from alignsql.lrsql.config import LRSQLConfig
+from alignsql.lrsql.data import link_records, sqlgen_records
+from alignsql.lrsql.run import prepare, train_stage
 from alignsql.models.loading import load_tokenizer
 from alignsql.models.prompts import PromptOptions, build, completion
 from alignsql.train.callbacks import peak_rss_mb
-from alignsql.train.lrsql import LRSQLConfig, link_records, sqlgen_records
 from alignsql.train.data import tokenize
-from alignsql.train.lrsql_run import prepare, train_stage
 
 CONFIG = "configs/lrsql/smollm2-135m_lora.yaml"
 STEPS = 2  # step 1 allocates the optimizer state, step 2 is the steady state

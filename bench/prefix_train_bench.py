@@ -66,10 +66,11 @@ def sft_records(name: str):
 
 def link_records_for_bench():
     from alignsql import config
+    from alignsql.lrsql.config import LRSQLConfig
+    from alignsql.lrsql.data import link_records
+    from alignsql.lrsql.run import prepare
     from alignsql.models.loading import load
     from alignsql.train.data import tokenize
-    from alignsql.train.lrsql import LRSQLConfig, link_records
-    from alignsql.train.lrsql_run import prepare
     lcfg = config.load_yaml(LRSQLConfig, ROOT / LRSQL)
     lm = load(lcfg.model, dtype="fp32", device=lcfg.device)
     merged, train_q, _, slicing = prepare(lcfg, None, lm.tokenizer)

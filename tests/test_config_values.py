@@ -51,9 +51,9 @@ def test_every_shipped_yaml_config_loads() -> None:
     from pathlib import Path
 
     from alignsql import config
+    from alignsql.lrsql.config import LRSQLConfig
     from alignsql.synth.run import SynthConfig
     from alignsql.train.config import SelfPlayConfig, SFTConfig
-    from alignsql.train.lrsql import LRSQLConfig
     root = Path(__file__).resolve().parent.parent / "configs"
     classes = {"sft": SFTConfig, "selfplay": SelfPlayConfig, "lrsql": LRSQLConfig,
                "synth": SynthConfig}

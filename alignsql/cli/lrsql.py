@@ -7,7 +7,7 @@ import json
 import sys
 
 from alignsql import config
-from alignsql.train.lrsql import LRSQLConfig
+from alignsql.lrsql.config import LRSQLConfig
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -27,7 +27,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from alignsql.train.lrsql_run import run
+    from alignsql.lrsql.run import run
 
     cfg = config.load_yaml(LRSQLConfig, args.config, args.overrides)
     result = run(cfg, resume=args.resume, log=lambda m: print(m, file=sys.stderr, flush=True))
@@ -36,7 +36,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_baseline(args: argparse.Namespace) -> int:
-    from alignsql.train.lrsql_run import baseline
+    from alignsql.lrsql.run import baseline
 
     cfg = config.load_yaml(LRSQLConfig, args.config, args.overrides)
     result = baseline(cfg, args.model, log=lambda m: print(m, file=sys.stderr, flush=True))

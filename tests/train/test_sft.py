@@ -33,9 +33,9 @@ def test_every_config_yaml_loads(monkeypatch) -> None:
     """Every YAML under configs/, recursively, into the dataclass of its folder (paths in
     them, like a DeepSpeed JSON, are relative to the repository)."""
     monkeypatch.chdir(REPO)
-    from alignsql.train.config import SelfPlayConfig
-    from alignsql.train.lrsql import LRSQLConfig
+    from alignsql.lrsql.config import LRSQLConfig
     from alignsql.synth.run import SynthConfig
+    from alignsql.train.config import SelfPlayConfig
     classes = {"sft": SFTConfig, "lrsql": LRSQLConfig, "selfplay": SelfPlayConfig,
                "synth": SynthConfig}
     files = sorted((REPO / "configs").rglob("*.yaml"))

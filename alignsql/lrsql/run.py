@@ -17,25 +17,25 @@ from alignsql.data.merge import Merged, gold_tables, merge
 from alignsql.errors import AlignSQLError
 from alignsql.eval.evaluate import evaluate
 from alignsql.eval.tables import table_metrics
-from alignsql.models.extract import extract_sql
-from alignsql.models.engines import open_engine
-from alignsql.models.generate import GenOptions, Request
-from alignsql.models.loading import load, load_tokenizer
-from alignsql.models.prompts import PromptOptions, build
-from alignsql.models.schema_link import walk
-from alignsql.models.slicing import Slicing, slice_schema
-from alignsql.paths import home
-from alignsql.train import sft
-from alignsql.train.checkpoint import run_dir, save_config, save_merged, write_json
-from alignsql.train.data import TrainingData, tokenize
-from alignsql.train.lrsql import (
-    LRSQLConfig,
+from alignsql.lrsql.config import LRSQLConfig
+from alignsql.lrsql.data import (
     balance_none,
     link_records,
     split_questions,
     sqlgen_records,
     sub_schema,
 )
+from alignsql.lrsql.link import walk
+from alignsql.lrsql.slicing import Slicing, slice_schema
+from alignsql.models.engines import open_engine
+from alignsql.models.extract import extract_sql
+from alignsql.models.generate import GenOptions, Request
+from alignsql.models.loading import load, load_tokenizer
+from alignsql.models.prompts import PromptOptions, build
+from alignsql.paths import home
+from alignsql.train import sft
+from alignsql.train.checkpoint import run_dir, save_config, save_merged, write_json
+from alignsql.train.data import TrainingData, tokenize
 
 
 def prepare(cfg: LRSQLConfig, ds: Dataset | None, tokenizer):

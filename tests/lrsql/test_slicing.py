@@ -3,7 +3,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from alignsql.data.example import Column, ForeignKey, Schema, Table
-from alignsql.models.slicing import fk_components, slice_schema
+from alignsql.lrsql.slicing import fk_components, slice_schema
 
 
 def count(text: str) -> int:

@@ -1,9 +1,9 @@
 from collections import Counter
 
 from alignsql.data.example import Column, Example, ForeignKey, Schema, Table
+from alignsql.lrsql.data import balance_none, link_records, sqlgen_records, sub_schema
+from alignsql.lrsql.slicing import slice_schema
 from alignsql.models.prompts import PromptOptions
-from alignsql.models.slicing import slice_schema
-from alignsql.train.lrsql import balance_none, link_records, sqlgen_records, sub_schema
 
 
 class NoTemplate:
@@ -83,8 +83,8 @@ def test_sql_generator_prompt_budget_is_the_same_in_training_and_inference(monke
     """The SQL generator's prompts are built with one budget at training (its stage config,
     saved to prompt.json) and at inference (generate_sql); they differed (608 vs 768)."""
     from alignsql.data.merge import Merged
-    from alignsql.train import lrsql_run
-    from alignsql.train.lrsql import LRSQLConfig
+    from alignsql.lrsql import run as lrsql_run
+    from alignsql.lrsql.config import LRSQLConfig
     cfg = LRSQLConfig()
     seen = []
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from alignsql.data.example import Example, Schema
 from alignsql.data.schema import table_ddl
-from alignsql.models.slicing import Slicing
+from alignsql.lrsql.slicing import Slicing
 
 LINK_SYSTEM = "You link questions to the database tables needed to answer them."
 NONE = "none"

@@ -5,8 +5,8 @@ import sqlite3
 import pytest
 
 from alignsql.data.example import Column, Dataset, Example, ForeignKey, Schema, Table
-from alignsql.train.lrsql import LRSQLConfig
-from alignsql.train.lrsql_run import baseline, run
+from alignsql.lrsql.config import LRSQLConfig
+from alignsql.lrsql.run import baseline, run
 
 
 def _toy(tmp_path, with_db: bool = True) -> Dataset:

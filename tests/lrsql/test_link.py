@@ -1,7 +1,7 @@
 from alignsql.data.example import Column, Example, ForeignKey, Schema, Table
 from alignsql.eval.tables import table_metrics
-from alignsql.models.schema_link import link_answer, parse_reply, walk
-from alignsql.models.slicing import slice_schema
+from alignsql.lrsql.link import link_answer, parse_reply, walk
+from alignsql.lrsql.slicing import slice_schema
 
 
 def _schema() -> Schema:
