@@ -3,8 +3,8 @@ RSS is its own): the same base model, LoRA settings, batch size and steps as the
 config, on that stage's longest samples (the worst case a run meets; the peak of a long run
 is reached by its longest batch, so a few steps on the longest samples measure it).
 
-    python bench/lrsql_probe.py {full,link,sqlgen} OUT_DIR BATCH [release]
-        -> OUT_DIR/probe_<stage>_b<BATCH>[_release].json
+    python bench/lrsql_probe.py {full,link,sqlgen} OUT_DIR BATCH [release] [--config YAML]
+        -> OUT_DIR/probe_<stage>_b<BATCH>[_release].json   (default config: SmolLM2's)
 
 "release" trains with release_memory=true (glibc's mmap threshold pinned: freed activations go
 back to the system, so RSS follows what the step really holds; alignsql.train.memory).
@@ -18,6 +18,7 @@ tables alone (said in the result).
 """
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import resource
@@ -92,9 +93,9 @@ def records(stage: str, cfg: LRSQLConfig, out: Path, tok) -> tuple[list[dict], i
             source)
 
 
-def main(stage: str, out: Path, batch: int, release: bool) -> None:
+def main(stage: str, out: Path, batch: int, release: bool, config_path: str = CONFIG) -> None:
     name = f"probe_{stage}_b{batch}" + ("_release" if release else "")
-    cfg = config.load_yaml(LRSQLConfig, CONFIG, [f"name={name}", f"output_dir={out}",
+    cfg = config.load_yaml(LRSQLConfig, config_path, [f"name={name}", f"output_dir={out}",
                                                  f"max_steps={STEPS}", f"batch_size={batch}",
                                                  f"release_memory={str(release).lower()}"])
     tok = load_tokenizer(cfg.model)
@@ -119,4 +120,11 @@ def main(stage: str, out: Path, batch: int, release: bool) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], Path(sys.argv[2]), int(sys.argv[3]), sys.argv[4:] == ["release"])
+    ap = argparse.ArgumentParser()
+    ap.add_argument("stage", choices=["full", "link", "sqlgen"])
+    ap.add_argument("out", type=Path)
+    ap.add_argument("batch", type=int)
+    ap.add_argument("release", nargs="?", choices=["release"])
+    ap.add_argument("--config", default=CONFIG)
+    a = ap.parse_args()
+    main(a.stage, a.out, a.batch, a.release == "release", a.config)

@@ -1,6 +1,7 @@
 """Paired significance for two systems scored on the same questions (pure functions).
 
-Each question gives a pair (a_i, b_i) of 0/1 outcomes (correct by execution).
+Each question gives a pair (a_i, b_i) of 0/1 outcomes (correct by execution); the bootstrap
+also takes per-question scores in [0, 1] (a table-recall, say).
 
 - Exact McNemar test (McNemar 1947; the exact binomial form, e.g. Edwards 1948): only the
   discordant questions carry information. With b = #(a right, b wrong) and c = #(a wrong,
@@ -31,13 +32,13 @@ def mcnemar_exact(b: int, c: int) -> float:
 
 def paired_bootstrap(a: Sequence[int], b: Sequence[int], n_boot: int = 10_000,
                      seed: int = 0, level: float = 0.95) -> tuple[float, float]:
-    """Percentile interval of EX(b) - EX(a) over ``n_boot`` resamples of the questions."""
+    """Percentile interval of mean(b) - mean(a) over ``n_boot`` resamples of the questions."""
     if len(a) != len(b) or not a:
         raise ValueError("need two equally long, non-empty outcome lists")
     if n_boot < 1:
         raise ValueError("n_boot must be at least 1")
     import numpy as np
-    diffs = np.asarray(b, dtype=np.int64) - np.asarray(a, dtype=np.int64)
+    diffs = np.asarray(b, dtype=np.float64) - np.asarray(a, dtype=np.float64)
     n = len(diffs)
     rng = np.random.default_rng(seed)
     stats = np.concatenate([diffs[rng.integers(0, n, (min(1000, n_boot - i), n))].mean(1)
@@ -60,3 +61,10 @@ def paired_comparison(a: Sequence[int], b: Sequence[int], n_boot: int = 10_000,
     return {"n": n, "ex_a": ex_a, "ex_b": ex_b, "diff": ex_b - ex_a, "ci": [lo, hi],
             "a_only": lost, "b_only": gained, "p_value": mcnemar_exact(lost, gained),
             "n_boot": n_boot}
+
+
+def mean_interval(values: Sequence[float], n_boot: int = 10_000, seed: int = 0
+                  ) -> tuple[float, float]:
+    """Percentile bootstrap 95% interval of one system's mean per-question score (the paired
+    interval against a system that scores 0 everywhere)."""
+    return paired_bootstrap([0] * len(values), values, n_boot, seed)

@@ -126,11 +126,12 @@ def _score(test_q, merged: Merged, preds: dict[str, str], tables: dict[str, list
         _, summary = evaluate(test_q, preds, merged.dataset.db_paths, workers=1,
                               results_path=out / "results.jsonl")
         accuracy, n_scored = summary.ex, summary.n_scored
-    with open(out / "preds.jsonl", "w") as fh:
-        fh.writelines(json.dumps({"id": ex.id, "sql": preds[ex.id], "tables": tables[ex.id]})
-                      + "\n" for ex in test_q)
-    metrics = table_metrics([gold_tables(ex, merged.schema) or set() for ex in test_q],
-                            [set(tables[ex.id]) for ex in test_q])
+    gold = [gold_tables(ex, merged.schema) or set() for ex in test_q]
+    with open(out / "preds.jsonl", "w") as fh:  # gold tables too: per-question scores, intervals
+        fh.writelines(json.dumps({"id": ex.id, "sql": preds[ex.id], "tables": tables[ex.id],
+                                  "gold_tables": sorted(g)}) + "\n"
+                      for ex, g in zip(test_q, gold))
+    metrics = table_metrics(gold, [set(tables[ex.id]) for ex in test_q])
     return {"table_metrics": metrics, "ex": accuracy, "n_test": len(test_q),
             "n_scored": n_scored}
 

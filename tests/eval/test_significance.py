@@ -4,7 +4,12 @@ import json
 
 import pytest
 
-from alignsql.eval.significance import mcnemar_exact, paired_bootstrap, paired_comparison
+from alignsql.eval.significance import (
+    mcnemar_exact,
+    mean_interval,
+    paired_bootstrap,
+    paired_comparison,
+)
 
 
 def test_mcnemar_exact_by_hand() -> None:
@@ -36,6 +41,16 @@ def test_paired_bootstrap_by_hand() -> None:
     assert paired_bootstrap([1, 0] * 50, [1] * 100, 4000, seed=3) == (lo, hi)
     with pytest.raises(ValueError):
         paired_bootstrap([1], [1, 0])
+
+
+def test_bootstrap_of_scores_by_hand() -> None:
+    """Per-question scores, not only 0/1: recall 0.5 everywhere for A and 0.75 for B -> every
+    resampled difference is 0.25 -> [0.25, 0.25]; one system's mean of constant 0.4 -> [0.4,
+    0.4]; scores 0 and 1 alternating over 100 questions: mean 0.5, interval about 0.5 +- 0.1."""
+    assert paired_bootstrap([0.5] * 9, [0.75] * 9, 300) == (0.25, 0.25)
+    assert mean_interval([0.4] * 6, 300) == pytest.approx((0.4, 0.4))
+    lo, hi = mean_interval([0.0, 1.0] * 50, 4000, seed=1)
+    assert 0.38 <= lo < 0.5 < hi <= 0.62
 
 
 def test_paired_comparison_counts() -> None:

@@ -53,3 +53,13 @@ def test_table_metrics_by_hand() -> None:
     m = table_metrics([{"a", "b"}, {"a", "b"}, {"c"}], [{"A", "b"}, {"a", "c"}, set()])
     assert m["exact"] == 1 / 3 and m["all_found"] == 1 / 3
     assert m["precision"] == 0.5 and m["recall"] == 0.5 and m["n"] == 3
+
+
+def test_question_scores_by_hand() -> None:
+    """G={a,b}, P={a,c}: not exact, not all found, precision 1/2, recall 1/2; G={} P={}:
+    exact, recall 1 (nothing to find), precision 0 (nothing named)."""
+    from alignsql.eval.tables import question_scores
+    assert question_scores({"a", "b"}, {"A", "c"}) == {"exact": 0.0, "all_found": 0.0,
+                                                      "precision": 0.5, "recall": 0.5}
+    assert question_scores(set(), set()) == {"exact": 1.0, "all_found": 1.0, "precision": 0.0,
+                                             "recall": 1.0}
