@@ -21,6 +21,9 @@ CASES = [
     ("alignsql.align.run", "AlignConfig", {}, [
         ("n_boot", 0), ("target_sample", -1), ("kl_scale", 0), ("max_n", 0)]),
     ("alignsql.align.selection", "SelectConfig", {}, [("k", 0), ("target_sample", 0)]),
+    ("alignsql.lrsql.config", "LRSQLConfig", {}, [
+        ("max_steps", 0), ("max_steps", -2), ("epochs", 0), ("epochs", math.nan),
+        ("none_per_positive", -1)]),
 ]
 
 

@@ -43,7 +43,10 @@ class LRSQLConfig:
     learning_rate: float = 2e-4
     """Peak learning rate of both stages."""
     max_steps: int = 60
-    """Optimizer steps of each stage."""
+    """Optimizer steps of each stage (-1: train each stage for ``epochs`` passes instead; the
+    stages differ in size by the number of slices, so a step budget suits only short runs)."""
+    epochs: float = 1.0
+    """Passes over each stage's samples when max_steps is -1."""
     batch_size: int = 4
     """Examples per step."""
     grad_accum: int = 1
@@ -79,6 +82,10 @@ class LRSQLConfig:
             raise AlignSQLError(f"slicing must be fk or random, not {self.slicing!r}")
         if self.none_per_positive is not None and self.none_per_positive < 0:
             raise AlignSQLError("none_per_positive must be >= 0 or null")
+        if self.max_steps == 0 or self.max_steps < -1:
+            raise AlignSQLError(f"max_steps must be > 0, or -1 to use epochs, not {self.max_steps}")
+        if not self.epochs > 0:
+            raise AlignSQLError(f"epochs must be > 0, not {self.epochs}")
         if self.reserve >= self.slice_tokens:
             raise AlignSQLError("reserve must be smaller than slice_tokens")
 
@@ -91,7 +98,8 @@ class LRSQLConfig:
         """The SFT settings of one stage (its own run directory under this run)."""
         return SFTConfig(name=f"{self.name}/{stage}", output_dir=self.output_dir, model=self.model,
                          train=[], method=self.method, learning_rate=self.learning_rate,
-                         max_steps=self.max_steps, batch_size=self.batch_size,
+                         max_steps=self.max_steps, epochs=self.epochs,
+                         batch_size=self.batch_size,
                          grad_accum=self.grad_accum, dtype=self.dtype, device=self.device,
                          group_size=self.group_size,
                          group_max_tokens=max(self.group_max_tokens, max_length),
@@ -100,5 +108,6 @@ class LRSQLConfig:
                          gradient_checkpointing=self.gradient_checkpointing,
                          release_memory=self.release_memory,
                          seed=self.seed, max_length=max_length, sample_values=0,
-                         val_fraction=0.0, save_steps=max(10, self.max_steps // 3),
+                         val_fraction=0.0,
+                         save_steps=max(10, self.max_steps // 3) if self.max_steps > 0 else 20,
                          data_root=self.data_root)

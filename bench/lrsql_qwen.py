@@ -1,0 +1,153 @@
+"""LR-SQL on Qwen2.5-Coder-0.5B (issue 16, part 4): does slicing cost or buy anything on a
+competent model, and does the trained pipeline find the tables and save memory?
+
+On the merged Spider-train schema (150+ tables) and the config's held-out question split:
+
+* ``full_schema_untuned``: untuned Qwen given every table (it fits Qwen's 32k context): a link
+  prompt with all tables, SQL over all tables;
+* ``sliced_untuned``: untuned Qwen through LR-SQL's walk over the slices, SQL over the tables
+  it linked;
+* ``lrsql_trained``: the link model trained on every (question, slice) sample (the walk's real
+  positive rate) and the SQL generator on the linked tables, one epoch each, prefix-shared.
+
+Each gets table exact match, recall, precision and EX with bootstrap 95% intervals over the
+test questions, and paired comparisons against ``full_schema_untuned`` (EX: exact McNemar;
+recall: paired bootstrap). Peak training memory of each stage and of full-schema SFT at batch 1
+comes from bench/lrsql_probe.py (a fresh process per stage, two steps on the longest samples).
+
+Resumable: every piece is a subprocess writing its own summary, skipped when it exists.
+
+    nohup python bench/lrsql_qwen.py > bench/out/lrsql_qwen.log 2>&1 &
+    python bench/lrsql_qwen.py --partial       # summarize what has finished
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from alignsql.eval.significance import mean_interval, paired_bootstrap, paired_comparison  # noqa: E402
+from alignsql.eval.tables import question_scores  # noqa: E402
+
+OUT = ROOT / "bench" / "out" / "lrsql_qwen"
+CONFIG = "configs/lrsql/qwen2.5-coder-0.5b_lora.yaml"
+MODEL = "qwen2.5-coder-0.5b"
+RUN = "lrsql_fk"  # the name lrsql_probe.py reads linked training tables from
+PROBES = [("link", 1), ("sqlgen", 1), ("full", 1)]
+TABLE_KEYS = ("exact", "recall", "precision")
+
+
+def cli(*args: str) -> None:
+    subprocess.run([sys.executable, "-m", "alignsql.cli.main", "lrsql", *args, "--config",
+                    CONFIG, f"name={RUN}", f"output_dir={OUT}"], check=True, cwd=ROOT)
+
+
+def probe(stage: str, batch: int) -> None:
+    path = OUT / f"probe_{stage}_b{batch}.json"
+    if not path.exists():
+        proc = subprocess.run([sys.executable, str(ROOT / "bench" / "lrsql_probe.py"), stage,
+                               str(OUT), str(batch), "--config", CONFIG], check=False, cwd=ROOT)
+        if not path.exists():
+            raise SystemExit(f"probe {stage} batch {batch} failed (exit {proc.returncode})")
+
+
+def _read(path: Path) -> dict | None:
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def per_question(folder: Path) -> dict[str, dict] | None:
+    """Each test question's table scores and execution outcome (1 correct, 0 otherwise)."""
+    if not (folder / "preds.jsonl").exists():
+        return None
+    rows = {}
+    for line in (folder / "preds.jsonl").open():
+        r = json.loads(line)
+        rows[r["id"]] = question_scores(set(r["gold_tables"]), set(r["tables"]))
+    for line in (folder / "results.jsonl").open():
+        r = json.loads(line)
+        if r["id"] in rows and r["status"] not in ("gold_error", "missing_db"):
+            rows[r["id"]]["ex"] = float(r["status"] == "correct")
+    return rows
+
+
+def system(rows: dict[str, dict]) -> dict:
+    out: dict = {"n": len(rows)}
+    for key in (*TABLE_KEYS, "ex"):
+        vals = [r[key] for r in rows.values() if key in r]
+        out[key] = sum(vals) / len(vals) if vals else None
+        out[f"{key}_ci"] = list(mean_interval(vals)) if vals else None
+    out["n_ex_scored"] = sum("ex" in r for r in rows.values())
+    return out
+
+
+def versus(a: dict[str, dict], b: dict[str, dict]) -> dict:
+    """b against a on the questions both scored: EX paired (McNemar), recall paired bootstrap."""
+    ids = sorted(set(a) & set(b))
+    both = [i for i in ids if "ex" in a[i] and "ex" in b[i]]
+    ex = paired_comparison([int(a[i]["ex"]) for i in both], [int(b[i]["ex"]) for i in both])
+    ra, rb = [a[i]["recall"] for i in ids], [b[i]["recall"] for i in ids]
+    return {"ex": ex, "recall": {"a": sum(ra) / len(ra), "b": sum(rb) / len(rb),
+                                 "diff": (sum(rb) - sum(ra)) / len(ra),
+                                 "ci": list(paired_bootstrap(ra, rb))}}
+
+
+def summary() -> dict:
+    run = OUT / RUN
+    folders = {"full_schema_untuned": run / "baseline" / MODEL / "full_schema",
+               "sliced_untuned": run / "baseline" / MODEL / "sliced",
+               "lrsql_trained": run / "eval"}
+    rows = {name: per_question(f) for name, f in folders.items()}
+    probes = {f"{s}_b{b}": _read(OUT / f"probe_{s}_b{b}.json") for s, b in PROBES}
+    peak = lambda s: (probes[f"{s}_b1"] or {}).get("peak_rss_mb")
+    mem = {"full_schema_sft": peak("full"), "schema_link": peak("link"),
+           "sql_generation": peak("sqlgen")}
+    base, trained = _read(run / "baseline" / MODEL / "summary.json"), _read(run / "summary.json")
+    ref = rows["full_schema_untuned"]
+    return {
+        "complete": all(rows.values()) and all(probes.values()),
+        "model": MODEL,
+        "n_tables": (trained or base or {}).get("n_tables"),
+        "n_slices": (trained or {}).get("n_slices"),
+        "systems": {k: system(v) for k, v in rows.items() if v},
+        "vs_full_schema_untuned": {k: versus(ref, v) for k, v in rows.items()
+                                   if v and ref and k != "full_schema_untuned"},
+        "peak_mem_mb": mem,
+        "larger_lrsql_stage_vs_full": (max(mem["schema_link"], mem["sql_generation"])
+                                       / mem["full_schema_sft"] if all(mem.values()) else None),
+        "probes": probes,
+        "full_schema_prompt_tokens": (base or {}).get("full_schema_prompt_tokens"),
+        "lrsql_run": trained,
+        "link_samples": (_read(run / "link" / "summary.json") or {}).get("n_records"),
+        "sqlgen_samples": (_read(run / "sqlgen" / "summary.json") or {}).get("n_records"),
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
+                    "platform": platform.platform(), "load_avg": list(os.getloadavg())},
+        "command": "python bench/lrsql_qwen.py",
+    }
+
+
+def main(partial: bool) -> None:
+    OUT.mkdir(parents=True, exist_ok=True)
+    if not partial:
+        if not (OUT / RUN / "baseline" / MODEL / "summary.json").exists():
+            cli("baseline")
+        if not (OUT / RUN / "summary.json").exists():
+            cli("run", *(["--resume"] if (OUT / RUN).exists() else []))
+        for stage, batch in PROBES:
+            probe(stage, batch)
+    result = summary()
+    (ROOT / "bench" / "results" / "lrsql_qwen.json").write_text(json.dumps(result, indent=2))
+    print(json.dumps({k: result[k] for k in ("complete", "n_tables", "systems", "peak_mem_mb",
+                                             "larger_lrsql_stage_vs_full")}, indent=2))
+
+
+if __name__ == "__main__":
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--partial", action="store_true", help="summarize finished runs only")
+    main(ap.parse_args().partial)
