@@ -144,7 +144,7 @@ def synth(run, plan_result: dict) -> dict:
                       sql2text_model=run.cfg.model, text2sql_model=run.cfg.model,
                       dtype=run.cfg.dtype, seed=run.cfg.seed, data_root=run.cfg.data_root,
                       val_fraction=0.0 if run.cfg.test else 0.3)
-    summary = run_synth(cfg, log=run.log)
+    summary = run_synth(cfg, log=run.log, progress=True)
     r1 = summary["rounds"][0]
     train_file, val_file = run.out / "synth" / "round1.jsonl", run.out / "synth" / "round1_val.jsonl"
     return {"n_train": _lines(train_file), "n_val": _lines(val_file),

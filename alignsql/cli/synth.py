@@ -23,7 +23,8 @@ def cmd_synth(args: argparse.Namespace) -> int:
         given = {k: v for k, v in vars(args).items() if k in config.to_dict(cli)}
         cli = config.from_dict(SynthConfig, {**config.to_dict(
             config.load_yaml(SynthConfig, args.config)), **given}, source=args.config)
-    summary = run_synth(cli, log=lambda m: print(m, file=sys.stderr, flush=True))
+    summary = run_synth(cli, log=lambda m: print(m, file=sys.stderr, flush=True),
+                        progress=True)
     if args.json:
         print(json.dumps(summary))
         return 0

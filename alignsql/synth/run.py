@@ -174,7 +174,16 @@ def candidates(cfg: SynthConfig, r: int, pool, w, dbs: list[Database], out: Path
     return pairs, json.loads(counts.read_text())
 
 
-def add_questions(cfg: SynthConfig, r: int, pairs: list[Pair], out: Path, log) -> None:
+def _bar(progress: bool, total: int, done: int, desc: str):
+    """A progress bar with rate and ETA on stderr when the caller (the CLI) asks for one."""
+    if not progress:
+        return None
+    from tqdm import tqdm
+    return tqdm(total=total, initial=done, desc=desc, unit="q")
+
+
+def add_questions(cfg: SynthConfig, r: int, pairs: list[Pair], out: Path, log,
+                  progress: bool = False) -> None:
     """Fill each pair's question, appending to round<r>_questions.jsonl (resumed)."""
     path = out / f"round{r}_questions.jsonl"
     done = {x["i"]: x["question"] for x in _jsonl(path)}
@@ -184,15 +193,22 @@ def add_questions(cfg: SynthConfig, r: int, pairs: list[Pair], out: Path, log) -
         lm = (sql2text_writer(cfg, out, log) if cfg.train_sql2text
               else shared_engine(cfg.backend, cfg.sql2text_model, cfg.dtype, log=log))
         subset = [pairs[i] for i in todo]
-        write_questions(lm, subset, slots=cfg.batch_size,
-                        on_done=lambda k: _append(path, {"i": todo[k],
-                                                         "question": subset[k].question}))
+        bar = _bar(progress, len(pairs), len(pairs) - len(todo), f"round {r}: questions")
+
+        def saved(k: int) -> None:
+            _append(path, {"i": todo[k], "question": subset[k].question})
+            if bar:
+                bar.update()
+        write_questions(lm, subset, slots=cfg.batch_size, on_done=saved)
+        if bar:
+            bar.close()
         done.update({todo[k]: subset[k].question for k in range(len(todo))})
     for i, p in enumerate(pairs):
         p.question = done[i]
 
 
-def check_round_trip(cfg: SynthConfig, r: int, pairs: list[Pair], out: Path, log) -> list[bool]:
+def check_round_trip(cfg: SynthConfig, r: int, pairs: list[Pair], out: Path, log,
+                     progress: bool = False) -> list[bool]:
     """Round-trip verdicts (the text-to-SQL model's answers cached in round<r>_answers.jsonl)."""
     path = out / f"round{r}_answers.jsonl"
     done = {x["i"]: x["sql"] for x in _jsonl(path)}
@@ -201,8 +217,15 @@ def check_round_trip(cfg: SynthConfig, r: int, pairs: list[Pair], out: Path, log
         from alignsql.models.engines import shared_engine
         lm = shared_engine(cfg.backend, cfg.text2sql_model, cfg.dtype, log=log)
         subset = [pairs[i] for i in todo]
-        answers = model_answerer(lm, cfg.batch_size)(
-            subset, lambda k, sql: _append(path, {"i": todo[k], "sql": sql}))
+        bar = _bar(progress, len(pairs), len(pairs) - len(todo), f"round {r}: round trip")
+
+        def saved(k: int, sql: str) -> None:
+            _append(path, {"i": todo[k], "sql": sql})
+            if bar:
+                bar.update()
+        answers = model_answerer(lm, cfg.batch_size)(subset, saved)
+        if bar:
+            bar.close()
         done.update({todo[k]: answers[k] for k in range(len(todo))})
     return round_trip(pairs, lambda ps: [done[i] for i in range(len(ps))], cfg.timeout)
 
@@ -305,8 +328,8 @@ def run_round(cfg: SynthConfig, r: int, ctx: dict, log) -> dict:
     pairs, filters = clock("sql", candidates, cfg, r, pool, w, ctx["dbs"], out)
     log(f"round {r}: {len(pairs)} verified queries ({filters['attempts']} candidates)")
     if cfg.questions:
-        clock("questions", add_questions, cfg, r, pairs, out, log)
-    verdicts = (clock("round_trip", check_round_trip, cfg, r, pairs, out, log)
+        clock("questions", add_questions, cfg, r, pairs, out, log, ctx["progress"])
+    verdicts = (clock("round_trip", check_round_trip, cfg, r, pairs, out, log, ctx["progress"])
                 if cfg.questions and cfg.round_trip else [True] * len(pairs))
     train, val, dropped = split_and_write(cfg, r, pairs, verdicts, out)
     stats = {"round": r, "verified_sql": len(pairs), "filters": filters,
@@ -341,8 +364,10 @@ def _target_profile(cfg: SynthConfig):
     return sample(profile_spec(cfg.target, cfg.data_root), cfg.target_limit, cfg.seed)
 
 
-def run_synth(cfg: SynthConfig, log: Callable[[str], None] = lambda _: None) -> dict:
-    """All rounds (a finished round's round<r>.json is reused, so a killed run resumes)."""
+def run_synth(cfg: SynthConfig, log: Callable[[str], None] = lambda _: None,
+              progress: bool = False) -> dict:
+    """All rounds (a finished round's round<r>.json is reused, so a killed run resumes);
+    ``progress``: bars with rate and ETA on stderr for question writing and the round trip."""
     from alignsql.data import registry
 
     out = Path(cfg.out)
@@ -353,7 +378,7 @@ def run_synth(cfg: SynthConfig, log: Callable[[str], None] = lambda _: None) -> 
         raise AlignSQLError(f"{cfg.templates_from}: no query could be turned into a template "
                             f"({dict(pool.skipped)})")
     ctx = {"out": out, "pool": pool, "dbs": databases(cfg.db, cfg.data_root), "synth": [],
-           "failures": Counter(),
+           "failures": Counter(), "progress": progress,
            "target": _target_profile(cfg) if resolved_mode(cfg) == "steered" else None}
     rounds = []
     for r in range(1, cfg.rounds + 1):
