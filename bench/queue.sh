@@ -3,7 +3,7 @@
 # Every script resumes where it stopped and returns quickly when its result is complete, so
 # after a restart (a session ends, a process is killed) start the queue again:
 #     nohup bench/queue.sh > bench/out/queue.log 2>&1 &
-# A failed benchmark is logged and the next one starts.
+# A failed benchmark is logged and the next one starts. Finished ones are left out (adapt_bench).
 set -u
 cd "$(dirname "$0")/.."
 PY=.venv/bin/python
@@ -12,7 +12,6 @@ step() {
     if "$PY" "$@"; then echo "$(date +%T) done: $*"; else echo "$(date +%T) FAILED ($?): $*"; fi
 }
 step bench/sft_dose.py                                   # 15: SFT dose-response
-step bench/adapt_bench.py --budget-min 60                # 17: adapt on GeoQuery, KaggleDBQA
 step bench/ar_experiment.py --model qwen2.5-coder-0.5b   # 15: AR at scale
 step bench/lrsql_qwen.py                                 # 16: LR-SQL on Qwen
 step bench/synth_qwen.py                                 # 16: synthesis with Qwen
