@@ -124,11 +124,15 @@ def select(run, plan_result: dict) -> dict:
     k = plan_result["n_select"]
     out = run.out / "data" / "selected.jsonl"
     if run.cfg.workload:
+        # never the user's test questions: public sets repeat each other's (Spider's training
+        # set holds 113 of GeoQuery's 279 test questions word for word)
+        test = [_spec(run, "test")] if run.cfg.test else []
         stats = run_select(SelectConfig(pool=list(run.cfg.pool), target=_spec(run, "workload"),
-                                        k=k, out=str(out), seed=run.cfg.seed,
+                                        k=k, out=str(out), seed=run.cfg.seed, exclude=test,
                                         data_root=run.cfg.data_root))
         return {"spec": f"file:{out}", "n": stats["n_selected"], "steered": True,
-                **{key: stats[key] for key in ("kl_selected", "kl_random", "n_pool")}}
+                **{key: stats[key] for key in ("kl_selected", "kl_random", "n_pool",
+                                               "n_excluded")}}
     return {"specs": list(run.cfg.pool), "n": k, "steered": False}
 
 
@@ -171,6 +175,7 @@ def train(run, results: dict) -> dict:
                     learning_rate=run.cfg.learning_rate, batch_size=run.cfg.batch_size,
                     group_size=run.cfg.batch_size, dtype=run.cfg.dtype, device=run.cfg.device,
                     seed=run.cfg.seed, save_steps=20, logging_steps=5,
+                    exclude=[_spec(run, "test")] if run.cfg.test else [],
                     data_root=run.cfg.data_root)
     summary = sft_train(cfg, resume=True, log=run.log)
     return {"merged": summary["merged"], "n_train": summary["n_train"],

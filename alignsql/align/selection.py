@@ -24,6 +24,7 @@ from alignsql.align.run import profile_spec, sample
 from alignsql.align.space import NgramSpace
 from alignsql.data import registry
 from alignsql.data.example import Example
+from alignsql.data.overlap import exclusion_keys, shared
 from alignsql.data.splits import record_steering
 from alignsql.errors import AlignSQLError
 
@@ -116,6 +117,9 @@ class SelectConfig:
     """Data folder (default: $ALIGNSQL_DATA, else ../shared/data)."""
     workers: int = 2
     """Processes for templating."""
+    exclude: list[str] = field(default_factory=list)
+    """Dataset specs you evaluate on: pool examples whose question appears in one of them, or
+    in the target, are never selected (alignsql.data.overlap; counted as n_excluded)."""
 
     def __post_init__(self) -> None:
         config.at_least(self, k=1, target_sample=1, max_n=1, workers=1)
@@ -135,6 +139,8 @@ def run_select(cfg: SelectConfig, progress: bool = False) -> dict:
     for spec in cfg.pool:
         ds = registry.load(spec, cfg.data_root)
         examples.extend(ds.examples)
+    leaked = set(shared(examples, exclusion_keys([*cfg.exclude, cfg.target], cfg.data_root)))
+    examples = [e for i, e in enumerate(examples) if i not in leaked]
     pool = profile_examples("pool", examples, cfg.workers, progress)
     target = sample(profile_spec(cfg.target, cfg.data_root, cfg.workers, progress=progress),
                     cfg.target_sample, cfg.seed)
@@ -152,6 +158,7 @@ def run_select(cfg: SelectConfig, progress: bool = False) -> dict:
             fh.write(json.dumps(asdict(examples[r])) + "\n")
     config.save(cfg, out.with_suffix(".config.yaml"))
     record_steering(out, [cfg.target])  # training on it then refuses to evaluate on the target
-    return {"out": str(out), "n_selected": len(rows), "n_pool": pool.n, "target": cfg.target,
+    return {"out": str(out), "n_selected": len(rows), "n_pool": pool.n, "n_excluded": len(leaked),
+            "target": cfg.target,
             "kl_selected": kl_sel, "a_selected": a_sel, "kl_random": kl_rand, "a_random": a_rand,
             "kl_scale": scale}

@@ -54,6 +54,9 @@ def cmd_select(args: argparse.Namespace) -> int:
         print(json.dumps(summary))
         return 0
     print(f"wrote {summary['n_selected']} examples to {summary['out']}")
+    if summary["n_excluded"]:
+        print(f"left out {summary['n_excluded']} pool examples whose question is in the target "
+              f"or an --exclude set")
     print(f"A(subset, target) = {summary['a_selected']:.3f} vs A(random {summary['n_selected']} "
           f"from the pool, target) = {summary['a_random']:.3f}  (KL {summary['kl_selected']:.3f} "
           f"vs {summary['kl_random']:.3f})")

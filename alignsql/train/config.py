@@ -74,6 +74,10 @@ class SFTConfig:
     """Mixing weights per spec; with n_train, source i gets n_train * w_i / sum(w)."""
     n_train: int | None = None
     """Total examples when mixing by weights."""
+    exclude: list[str] = field(default_factory=list)
+    """Dataset specs you evaluate on: a training example whose question appears in one of them
+    (lower-cased, punctuation removed) is left out before sampling, and counted in data.json
+    (Spider's training set holds 113 of geography:test's questions word for word)."""
     val_fraction: float = 0.05
     """Held-out share of the training examples, for validation loss."""
     method: str = "lora"
@@ -238,6 +242,9 @@ class SelfPlayConfig:
     """Dataset specs of the training questions (with gold SQL and a database)."""
     train_size: list[int] = field(default_factory=lambda: [200])
     """Questions sampled from each spec."""
+    exclude: list[str] = field(default_factory=list)
+    """Dataset specs you evaluate on: training questions that appear in them are left out
+    before sampling (as in SFT's exclude)."""
     val: str = "spider:train@val"
     """Validation set (by execution) that ranks the pool and stops early: from the training
     side (never the target results are reported on), e.g. file:runs/synth/round1_val.jsonl."""

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 from alignsql.data import registry
 from alignsql.data.example import Dataset, Example
+from alignsql.data.overlap import exclusion_keys, shared
 from alignsql.errors import AlignSQLError
 from alignsql.models.predict import schema_for
 from alignsql.models.prompts import PromptOptions, build, completion, split_tokens
@@ -36,16 +37,27 @@ def _per_source_counts(specs: list[str], sizes: list[int], mix: list[float],
 
 
 def gather(specs: list[str], sizes: list[int], mix: list[float], n_train: int | None,
-           seed: int, root: str | None) -> list[tuple[Example, Dataset]]:
-    """Seeded samples of each spec, each example with the dataset it came from."""
+           seed: int, root: str | None, exclude: set[str] | None = None,
+           skipped: Counter | None = None) -> list[tuple[Example, Dataset]]:
+    """Seeded samples of each spec, each example with the dataset it came from. Examples whose
+    question key is in ``exclude`` (alignsql.data.overlap) are removed before sampling: a size
+    means that many clean examples, or all clean ones when fewer remain; how many were removed
+    is added to ``skipped``."""
     out: list[tuple[Example, Dataset]] = []
     for spec, n in zip(specs, _per_source_counts(specs, sizes, mix, n_train)):
         ds = registry.load(spec, root)
         rows = list(range(len(ds.examples)))
+        if exclude:
+            leaked = set(shared(ds.examples, exclude))
+            rows = [r for r in rows if r not in leaked]
+            if skipped is not None and leaked:
+                skipped[f"{spec}: question in an excluded set"] += len(leaked)
         if n is not None and n < len(rows):
             rows = sorted(random.Random(f"{seed}:{spec}").sample(rows, n))
-        elif n is not None and n > len(rows):
-            raise AlignSQLError(f"{spec} has {len(rows)} examples, fewer than the {n} asked for")
+        elif n is not None and n > len(ds.examples):
+            raise AlignSQLError(f"{spec} has {len(ds.examples)} examples, fewer than the {n} "
+                                f"asked for")
+        # else all rows: any shortfall is the excluded examples, counted in ``skipped``
         out.extend((ds.examples[r], ds) for r in rows)
     return out
 
@@ -88,9 +100,11 @@ def tokenize(recs: list[dict], tokenizer, max_length: int, skipped: Counter,
 
 
 def build_training_data(cfg, tokenizer) -> TrainingData:
-    pairs = gather(cfg.train, cfg.train_size, cfg.mix, cfg.n_train, cfg.seed, cfg.data_root)
-    sources = dict(Counter(f"{ex.source}:{ex.split}" for ex, _ in pairs))
     skipped: Counter = Counter()
+    exclude = exclusion_keys(cfg.exclude, cfg.data_root) if cfg.exclude else None
+    pairs = gather(cfg.train, cfg.train_size, cfg.mix, cfg.n_train, cfg.seed, cfg.data_root,
+                   exclude, skipped)
+    sources = dict(Counter(f"{ex.source}:{ex.split}" for ex, _ in pairs))
     recs, shrunk = records(pairs, tokenizer, cfg.prompt_budget, cfg.sample_values, skipped)
     recs = tokenize(recs, tokenizer, cfg.max_length, skipped)
     if not recs:

@@ -60,10 +60,13 @@ def choose(cfg: SelfPlayConfig, scores: dict[str, float], latest: str) -> tuple[
 
 def training_questions(cfg: SelfPlayConfig, tokenizer, skipped: Counter) -> list[dict]:
     """Prompt (the SFT prompt), gold completion, gold SQL and database per question."""
+    from alignsql.data.overlap import exclusion_keys
     from alignsql.train.data import gather, records
 
     out = []
-    for ex, ds in gather(cfg.train, cfg.train_size, [], None, cfg.seed, cfg.data_root):
+    exclude = exclusion_keys(cfg.exclude, cfg.data_root) if cfg.exclude else None
+    for ex, ds in gather(cfg.train, cfg.train_size, [], None, cfg.seed, cfg.data_root, exclude,
+                         skipped):
         db = ds.db_path(ex.db_id)
         if db is None:
             skipped["no database"] += 1

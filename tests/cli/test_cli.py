@@ -57,6 +57,12 @@ def test_select_command(capsys, data_root, tmp_path) -> None:
     summary = json.loads(out)
     assert summary["n_selected"] == 100 and len(out_file.read_text().splitlines()) == 100
     assert summary["a_selected"] > summary["a_random"]
+    # GeoQuery's questions that Spider's training set repeats are never selected for it
+    from alignsql.data import registry
+    from alignsql.data.overlap import question_key, question_keys
+    target = question_keys(registry.load("spider:train", str(data_root)).examples)
+    picked = [json.loads(line)["question"] for line in out_file.read_text().splitlines()]
+    assert summary["n_excluded"] >= 403 and not {question_key(q) for q in picked} & target
 
 
 def test_data_list(capsys, data_root) -> None:
