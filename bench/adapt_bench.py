@@ -67,11 +67,25 @@ def run(name: str, make, budget: float) -> dict:
                    check=True, cwd=ROOT)
     s = json.loads((folder / "run" / "summary.json").read_text())
     synth = json.loads((folder / "run" / "stages" / "synth.json").read_text())
+    select = json.loads((folder / "run" / "stages" / "select.json").read_text())
     return {"db": name, "db_file": db.name, "test": str(t.relative_to(ROOT)), "n": s["n"],
             "n_workload": len(workload), "budget_min": budget, "stage_s": s["stage_s"],
             "pairs_synthesized": synth.get("n_train", 0) + synth.get("n_val", 0),
             "ex_untuned": s["ex_untuned"], "ex_tuned": s["ex_tuned"], "diff": s["diff"],
-            "ci": s["ci"], "p_value": s["p_value"], "load_avg": os.getloadavg()}
+            "ci": s["ci"], "p_value": s["p_value"],
+            "pool_examples_excluded": select.get("n_excluded"),
+            "test_questions_in_training": leaked(t, [folder / "run" / "data" / "selected.jsonl",
+                                                     Path(synth["train"])]),
+            "load_avg": os.getloadavg()}
+
+
+def leaked(test: Path, train_files: list[Path]) -> int:
+    """Test questions that also appear (alignsql.data.overlap keys) in the training files."""
+    from alignsql.data.overlap import question_key
+    keys = {question_key(json.loads(line).get("question") or "") for f in train_files
+            if f.exists() for line in f.read_text().splitlines() if line.strip()}
+    return sum(question_key(json.loads(line)["question"]) in keys - {""}
+               for line in test.read_text().splitlines())
 
 
 def main() -> None:

@@ -78,7 +78,35 @@ def compare(untuned: Path, tuned: Path, target: str) -> dict:
     r = paired.compare(cfg)
     return {"n": r["n"], "ex": r["ex_b"], "ex_untuned": r["ex_a"], "diff": r["diff"],
             "ci": r["ci"], "p_value": r["p_value"], "gained": r["b_only"], "lost": r["a_only"],
-            "by_hardness": r["by_hardness"], "valid": _valid(untuned, tuned)}
+            "by_hardness": r["by_hardness"], "valid": _valid(untuned, tuned),
+            "unseen_in_spider_train": unseen(untuned, tuned, target)}
+
+
+def unseen(untuned: Path, tuned: Path, target: str) -> dict | None:
+    """The same comparison on the target's questions that spider:train does not hold word for
+    word (alignsql.data.overlap): Spider's training set repeats 403 of GeoQuery's 877. None
+    when the target shares no question with it."""
+    from alignsql.data import registry
+    from alignsql.data.overlap import question_key, question_keys
+    from alignsql.eval.significance import paired_comparison
+    seen = question_keys(registry.load("spider:train").examples)
+    question = {e.id: e.question for e in registry.load(target).examples}
+    a, b = (_statuses(untuned), _statuses(tuned))
+    ids = [i for i in a if i in b and a[i] is not None and b[i] is not None]
+    clean = [i for i in ids if question_key(question[i]) not in seen]
+    if len(clean) == len(ids):
+        return None
+    c = paired_comparison([a[i] for i in clean], [b[i] for i in clean])
+    return {"n": c["n"], "n_seen_left_out": len(ids) - len(clean), "ex": c["ex_b"],
+            "ex_untuned": c["ex_a"], "diff": c["diff"], "ci": c["ci"], "p_value": c["p_value"],
+            "gained": c["b_only"], "lost": c["a_only"]}
+
+
+def _statuses(path: Path) -> dict[str, int | None]:
+    """Each question's outcome: 1 correct, 0 wrong, None not scored (gold fails, no db)."""
+    rows = (json.loads(x) for x in path.read_text().splitlines())
+    return {r["id"]: (None if r["status"] in ("gold_error", "missing_db")
+                      else int(r["status"] == "correct")) for r in rows}
 
 
 def _valid(untuned: Path, tuned: Path) -> dict:
