@@ -135,12 +135,17 @@ def run_select(cfg: SelectConfig, progress: bool = False) -> dict:
     """Select, write the JSONL subset and its config, return the before/after alignment."""
     if not cfg.pool or not cfg.target:
         raise AlignSQLError("give at least one --pool and a --target")
+    out = Path(cfg.out)
+    out.parent.mkdir(parents=True, exist_ok=True)  # an unwritable --out fails before the work
     examples: list[Example] = []
     for spec in cfg.pool:
         ds = registry.load(spec, cfg.data_root)
         examples.extend(ds.examples)
     leaked = set(shared(examples, exclusion_keys([*cfg.exclude, cfg.target], cfg.data_root)))
     examples = [e for i, e in enumerate(examples) if i not in leaked]
+    if not examples:
+        raise AlignSQLError(f"select: all {len(leaked)} pool examples have a question of the "
+                            f"target or an --exclude set; nothing left to select from")
     pool = profile_examples("pool", examples, cfg.workers, progress)
     target = sample(profile_spec(cfg.target, cfg.data_root, cfg.workers, progress=progress),
                     cfg.target_sample, cfg.seed)
@@ -151,8 +156,6 @@ def run_select(cfg: SelectConfig, progress: bool = False) -> dict:
     scale = metrics.kl(space.counts(pool), space.counts(target))
     kl_sel, a_sel = _alignment_of(rows, pool, target, space, scale)
     kl_rand, a_rand = _alignment_of(random_rows, pool, target, space, scale)
-    out = Path(cfg.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
     with open(out, "w") as fh:
         for r in rows:
             fh.write(json.dumps(asdict(examples[r])) + "\n")

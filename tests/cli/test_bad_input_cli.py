@@ -116,6 +116,8 @@ def _cases() -> list[tuple[str, list[str]]]:
     add("select no pool", "select", "--target", spec, "--out", "{dir}/s.jsonl")
     add("select unwritable out", "select", "--pool", spec, "--target", spec, "--out",
         "{blocker}/s.jsonl")
+    add("select pool is the target", "select", "--pool", spec, "--target", spec, "--out",
+        "{dir}/s2.jsonl")
     add("template bad dialect", "template", "--dialect", "foo", "SELECT 1")
     add("template empty", "template", "")
     # train sft (caught when the config is built)
