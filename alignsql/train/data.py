@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 from alignsql.data import registry
 from alignsql.data.example import Dataset, Example
-from alignsql.data.overlap import exclusion_keys, shared
+from alignsql.data.overlap import exclusion_keys, question_keys, shared
 from alignsql.errors import AlignSQLError
 from alignsql.models.predict import schema_for
 from alignsql.models.prompts import PromptOptions, build, completion, split_tokens
@@ -24,6 +24,8 @@ class TrainingData:
     """Examples left out, by reason (too long even with a reduced schema, ...)."""
     shrunk: int = 0
     """Prompts whose schema lost sample values or tables to fit max_length."""
+    question_keys: set[str] = field(default_factory=set)
+    """Keys of the training questions (alignsql.data.overlap), to count an eval set's overlap."""
 
 
 def _per_source_counts(specs: list[str], sizes: list[int], mix: list[float],
@@ -114,4 +116,5 @@ def build_training_data(cfg, tokenizer) -> TrainingData:
     n_val = int(len(recs) * cfg.val_fraction) if cfg.val_fraction else 0
     if cfg.val_fraction and n_val == 0 and len(recs) > 1:
         n_val = 1
-    return TrainingData(recs[n_val:], recs[:n_val], sources, skipped, shrunk)
+    return TrainingData(recs[n_val:], recs[:n_val], sources, skipped, shrunk,
+                        question_keys([ex for ex, _ in pairs]))

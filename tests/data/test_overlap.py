@@ -69,3 +69,10 @@ def test_sft_training_data_counts_what_exclude_left_out(tmp_path, tiny_model_dir
     data = build_training_data(cfg, load_tokenizer(str(tiny_model_dir)))
     assert len(data.train) == 3 and not any("q3" in r["prompt"] for r in data.train)
     assert data.skipped == {f"{train}: question in an excluded set": 1}
+    # evaluating on a set that shares one question with training is said, and counted
+    from alignsql.train.sft import _shared_with_eval
+    (tmp_path / "e").mkdir()
+    said: list[str] = []
+    cfg.eval = _file(tmp_path / "e", ["q1!", "q9"])
+    assert _shared_with_eval(cfg, data, said.append) == 1
+    assert len(said) == 1 and "1 of" in said[0] and "exclude=" in said[0]
