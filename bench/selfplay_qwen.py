@@ -20,7 +20,6 @@ import argparse
 import json
 import os
 import platform
-import resource
 import subprocess
 import sys
 import time
@@ -31,6 +30,8 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 from sft_dose import OUT as DOSE_OUT  # noqa: E402
 from sft_dose import compare, log  # noqa: E402
+
+from alignsql.train.callbacks import peak_rss_mb  # noqa: E402
 
 CONFIG = "configs/selfplay/qwen2.5-coder-0.5b_lora.yaml"
 TARGETS = ["spider:dev@test", "geoquery:all"]
@@ -49,7 +50,8 @@ def doses() -> list[Path]:
 
 def child(method: str, out: Path, smoke: bool) -> None:
     """One self-play run in this process (its max RSS is the run's peak memory)."""
-    pool = doses() if method == "spft" else doses()[:1]
+    # the start model last: self-play starts from pool[-1] (ties on validation go to it)
+    pool = doses()[::-1] if method == "spft" else doses()[:1]
     cmd = ["train", "selfplay", "--config", CONFIG, f"name={method}", f"loss={method}",
            f"output_dir={out}", "pool=[" + ",".join(str(p) for p in pool) + "]",
            *(SMOKE if smoke else [])]
@@ -62,7 +64,7 @@ def child(method: str, out: Path, smoke: bool) -> None:
         sys.exit(code)
     summary = json.loads((out / method / "summary.json").read_text())
     summary.update(wall_s=time.perf_counter() - start,
-                   peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+                   peak_rss_mb=peak_rss_mb())
     (out / f"{method}.json").write_text(json.dumps(summary, indent=2))
 
 
@@ -107,7 +109,9 @@ def method_row(run: dict, results: dict[str, Path]) -> dict:
         c = compare(start_results(target), path, target)
         row[target] = {"n": c["n"], "ex": c["ex"], "ex_sft": c["ex_untuned"],
                        "diff_vs_sft": c["diff"], "ci": c["ci"], "p_value": c["p_value"],
-                       "gained": c["gained"], "lost": c["lost"]}
+                       "gained": c["gained"], "lost": c["lost"],
+                       # GeoQuery: the start model trained on the 403 questions spider:train holds
+                       "unseen_in_spider_train": c["unseen_in_spider_train"]}
     return row
 
 
