@@ -19,6 +19,7 @@ Resumable: every piece is a subprocess writing its own summary, skipped when it 
 
     nohup python bench/lrsql_qwen.py > bench/out/lrsql_qwen.log 2>&1 &
     python bench/lrsql_qwen.py --partial       # summarize what has finished
+    python bench/lrsql_qwen.py --smoke         # 8 + 4 questions, 2 steps, no probes: plumbing
 """
 from __future__ import annotations
 
@@ -44,9 +45,13 @@ PROBES = [("link", 1), ("sqlgen", 1), ("full", 1)]
 TABLE_KEYS = ("exact", "recall", "precision")
 
 
+SMOKE = ["n_train=8", "n_test=4", "max_steps=2"]
+EXTRA: list[str] = []  # SMOKE with --smoke
+
+
 def cli(*args: str) -> None:
     subprocess.run([sys.executable, "-m", "alignsql.cli.main", "lrsql", *args, "--config",
-                    CONFIG, f"name={RUN}", f"output_dir={OUT}"], check=True, cwd=ROOT)
+                    CONFIG, f"name={RUN}", f"output_dir={OUT}", *EXTRA], check=True, cwd=ROOT)
 
 
 def probe(stage: str, batch: int) -> None:
@@ -132,16 +137,23 @@ def summary() -> dict:
     }
 
 
-def main(partial: bool) -> None:
+def main(partial: bool, smoke: bool) -> None:
+    global OUT
+    if smoke:
+        OUT = OUT.with_name("lrsql_qwen_smoke")
+        EXTRA.extend(SMOKE)
     OUT.mkdir(parents=True, exist_ok=True)
     if not partial:
         if not (OUT / RUN / "baseline" / MODEL / "summary.json").exists():
             cli("baseline")
         if not (OUT / RUN / "summary.json").exists():
             cli("run", *(["--resume"] if (OUT / RUN).exists() else []))
-        for stage, batch in PROBES:
+        for stage, batch in [] if smoke else PROBES:
             probe(stage, batch)
     result = summary()
+    if smoke:  # plumbing, not a result
+        print(json.dumps(result["systems"], indent=2))
+        return
     (ROOT / "bench" / "results" / "lrsql_qwen.json").write_text(json.dumps(result, indent=2))
     print(json.dumps({k: result[k] for k in ("complete", "n_tables", "systems", "peak_mem_mb",
                                              "larger_lrsql_stage_vs_full")}, indent=2))
@@ -150,4 +162,6 @@ def main(partial: bool) -> None:
 if __name__ == "__main__":
     ap = argparse.ArgumentParser()
     ap.add_argument("--partial", action="store_true", help="summarize finished runs only")
-    main(ap.parse_args().partial)
+    ap.add_argument("--smoke", action="store_true", help="a tiny run of every step")
+    a = ap.parse_args()
+    main(a.partial, a.smoke)

@@ -13,6 +13,7 @@ extra steps, which the comparison does not separate from their content.
 Resumable: the synthesis run resumes round by round; finished evaluations are kept.
 
     nohup python bench/synth_qwen.py > bench/out/synth_qwen.log 2>&1 &
+    python bench/synth_qwen.py --smoke   # 1 round of 10 pairs, 16 real, 2 steps, no evaluation
 """
 from __future__ import annotations
 
@@ -37,13 +38,15 @@ ROUNDS, PER_ROUND, REAL = 2, 300, 500
 SFT = "configs/sft/qwen2.5-coder-0.5b_lora.yaml"
 
 
-def synthesize(writer: Path) -> dict:
+def synthesize(writer: Path, out: Path, smoke: bool) -> dict:
     from alignsql.synth.run import SynthConfig, run_synth
+    rounds, n, real = (1, 10, 16) if smoke else (ROUNDS, PER_ROUND, REAL)
     cfg = SynthConfig(db="spider:dev", templates_from="spider:train", target="spider:dev@steer",
-                      target_limit=200, n=PER_ROUND, rounds=ROUNDS, out=str(OUT / "synth"),
+                      target_limit=200, n=n, rounds=rounds, out=str(out / "synth"),
                       sql2text_model=str(writer), text2sql_model=str(writer), sft=SFT,
-                      sft_overrides=["val_fraction=0", "eval=null", "save_steps=20"],
-                      real=["spider:train"], real_size=[REAL], backend="hf")
+                      sft_overrides=["val_fraction=0", "eval=null", "save_steps=20",
+                                     *(["max_steps=2"] if smoke else [])],
+                      real=["spider:train"], real_size=[real], backend="hf")
     return run_synth(cfg, log=log)
 
 
@@ -57,11 +60,16 @@ def real_sample(model: Path) -> dict:
     return {"round_model": info(model.parent), "dose_500": info(DOSE_OUT / "runs" / "dose_500")}
 
 
-def main() -> None:
-    OUT.mkdir(parents=True, exist_ok=True)
+def main(smoke: bool) -> None:
+    out = OUT.with_name("synth_qwen_smoke") if smoke else OUT
+    out.mkdir(parents=True, exist_ok=True)
     writer = doses()[0]
     log(f"writer and judge: {writer.parent.name}")
-    summary = synthesize(writer)
+    summary = synthesize(writer, out, smoke)
+    if smoke:  # plumbing, not a result: no evaluation
+        log(json.dumps({k: summary["rounds"][0][k] for k in ("pairs", "verified_sql", "model")})
+            + json.dumps(real_sample(Path(summary["rounds"][0]["model"]))))
+        return
     control = scored(str(DOSE_OUT / "runs" / "dose_500" / "merged"), "dose_500", "spider:dev")
     rounds = []
     for r in summary["rounds"]:
@@ -88,4 +96,8 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    import argparse
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--smoke", action="store_true", help="a tiny run of every step but the "
+                    "evaluation")
+    main(ap.parse_args().smoke)
