@@ -68,12 +68,15 @@ def run(name: str, make, budget: float) -> dict:
     s = json.loads((folder / "run" / "summary.json").read_text())
     synth = json.loads((folder / "run" / "stages" / "synth.json").read_text())
     select = json.loads((folder / "run" / "stages" / "select.json").read_text())
+    plan = json.loads((folder / "run" / "stages" / "plan.json").read_text())
     return {"db": name, "db_file": db.name, "test": str(t.relative_to(ROOT)), "n": s["n"],
             "n_workload": len(workload), "budget_min": budget, "stage_s": s["stage_s"],
             "pairs_synthesized": synth.get("n_train", 0) + synth.get("n_val", 0),
             "ex_untuned": s["ex_untuned"], "ex_tuned": s["ex_tuned"], "diff": s["diff"],
             "ci": s["ci"], "p_value": s["p_value"],
             "pool_examples_excluded": select.get("n_excluded"),
+            "plan": {k: plan[k] for k in ("gen_qps", "train_eps", "n_select", "n_synth",
+                                          "eval_min", "synth_min", "train_min")},
             "test_questions_in_training": leaked(t, [folder / "run" / "data" / "selected.jsonl",
                                                      Path(synth["train"])]),
             "load_avg": os.getloadavg()}
