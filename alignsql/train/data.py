@@ -53,7 +53,7 @@ def gather(specs: list[str], sizes: list[int], mix: list[float], n_train: int | 
             leaked = set(shared(ds.examples, exclude))
             rows = [r for r in rows if r not in leaked]
             if skipped is not None and leaked:
-                skipped[f"{spec}: question in an excluded set"] += len(leaked)
+                skipped[f"{spec}: ineligible, question in an excluded set"] += len(leaked)
         if n is not None and n < len(rows):
             rows = sorted(random.Random(f"{seed}:{spec}").sample(rows, n))
         elif n is not None and n > len(ds.examples):

@@ -40,7 +40,7 @@ def test_gather_leaves_excluded_questions_out_before_sampling(tmp_path) -> None:
         skipped: Counter = Counter()
         got = gather([spec], [n], [], None, 0, None, keys, skipped)
         assert sorted(ex.question for ex, _ in got) == ["q1", "q3", "q5"]
-        assert skipped == {f"{spec}: question in an excluded set": 2}
+        assert skipped == {f"{spec}: ineligible, question in an excluded set": 2}
     assert len(gather([spec], [4], [], None, 0, None)) == 4  # no exclusion: as before
     with pytest.raises(AlignSQLError):
         gather([spec], [6], [], None, 0, None, keys)
@@ -68,7 +68,7 @@ def test_sft_training_data_counts_what_exclude_left_out(tmp_path, tiny_model_dir
     cfg = SFTConfig(train=[train], exclude=[test], val_fraction=0.0, max_length=256)
     data = build_training_data(cfg, load_tokenizer(str(tiny_model_dir)))
     assert len(data.train) == 3 and not any("q3" in r["prompt"] for r in data.train)
-    assert data.skipped == {f"{train}: question in an excluded set": 1}
+    assert data.skipped == {f"{train}: ineligible, question in an excluded set": 1}
     # evaluating on a set that shares one question with training is said, and counted
     from alignsql.train.sft import _shared_with_eval
     (tmp_path / "e").mkdir()
