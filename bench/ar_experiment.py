@@ -38,7 +38,10 @@ MAX_NEW = {"spider:dev": 160, "geoquery:all": 240, "spider:dev@test": 160,
            "geography:test": 240, "kaggledbqa:all": 200}  # > the 99th pct of gold SQL tokens
 TRAIN_SETS = ["spider:train", "bird:train", "wikisql:train", "atis:train", "advising:train"]
 QWEN_SETS = ["spider:train", "bird:train", "atis:train", "advising:train", "geography:train",
-             "select"]
+             "select", "synth"]
+# "synth": the verified pairs of bench/synth_qwen.py (Qwen-written, steered to spider:dev@steer,
+# on the Spider dev databases); its pairs wait until that benchmark has written its rounds
+SYNTH_ROUNDS = ROOT / "bench" / "out" / "synth_qwen" / "synth"
 SELECT_POOL = ["bird:train", "wikisql:train", "atis:train", "advising:train"]
 SELECT_STEER = {"qwen2.5-coder-0.5b": "spider:dev@steer"}  # one subset for every Qwen target
 QWEN = "qwen2.5-coder-0.5b"
@@ -95,10 +98,34 @@ def select_subset(target: str, k: int = N_TRAIN) -> str:
     return f"file:{out}"
 
 
-def train_spec(name: str, target: str, model: str) -> str:
+def synth_set() -> str | None:
+    """Every training round of bench/synth_qwen.py in one file (None until both are written),
+    with the note of what steered it (alignsql.data.splits)."""
+    from alignsql.data.splits import record_steering, steered_by
+    rounds = sorted(SYNTH_ROUNDS.glob("round[0-9].jsonl"))
+    if len(rounds) < 2:
+        return None
+    out = RUNS / "synth_qwen.jsonl"
+    if not out.exists():
+        out.write_text("".join(r.read_text() for r in rounds))
+        record_steering(out, sorted({s for r in rounds for s in steered_by(f"file:{r}")}))
+    return f"file:{out}"
+
+
+def train_spec(name: str, target: str, model: str) -> str | None:
+    """The dataset spec a job trains on (None: not available yet)."""
+    if name == "synth":
+        return synth_set()
     if name != "select":
         return name
     return select_subset(SELECT_STEER.get(model, target), TRAIN_SIZE[model])
+
+
+def train_size(model: str, spec: str) -> int:
+    """The model's training size, or all of a smaller file (the synthetic set)."""
+    if spec.startswith("file:"):
+        return min(TRAIN_SIZE[model], sum(1 for _ in open(spec[5:])))
+    return TRAIN_SIZE[model]
 
 
 def run_name(model: str, name: str, target: str, seed: int) -> str:
@@ -111,14 +138,15 @@ def run_name(model: str, name: str, target: str, seed: int) -> str:
 
 def train_run(model: str, cfg_file: str, spec: str, run: str, seed: int) -> dict:
     out = RUNS / run
-    n = TRAIN_SIZE[model]
+    n = train_size(model, spec)
     cmd = [sys.executable, "-m", "alignsql.cli.main", "train", "sft", "--config", cfg_file,
            f"name={run}", f"output_dir={RUNS}", f"train=[{spec}]", f"train_size=[{n}]",
            f"seed={seed}", *OVERRIDES[model]]
     resume = ["--resume"] if (out / "config.yaml").exists() else []
     subprocess.run(cmd + resume, check=True, cwd=ROOT)
     summary = json.loads((out / "summary.json").read_text())
-    return {"model": model, "train": spec, "run": run, "seed": seed, **summary}
+    return {"model": model, "train": spec, "run": run, "seed": seed, "n_requested": n,
+            **summary}
 
 
 def evaluate(model_path: str, target: str, folder: Path, prompt: dict | None = None) -> dict:
@@ -173,6 +201,10 @@ def main(core_only: bool = False, model: str | None = None) -> None:
         stage(f"before__{slug(model_name, target)}", evaluate, model_name, target,
               RUNS / f"before_{slug(model_name, target)}", prompt)
         spec = train_spec(name, target, model_name)
+        if spec is None:
+            print(f"{time.strftime('%H:%M:%S')} {name} -> {target}: waits for its data "
+                  f"({SYNTH_ROUNDS})", flush=True)
+            continue
         run = run_name(model_name, name, target, seed)
         t = trained(model_name, cfg_file, spec, run, seed)
         stage(f"after__{run}__{slug(target)}", evaluate, t["merged"], target,
@@ -241,7 +273,8 @@ def _rows() -> list[dict]:
                      "seed": train["seed"], "n_train": train["n_train"], "n_eval": after["n"],
                      "ex_before": before["ex"], "ex_after": after["ex"],
                      **_paired(target, before, after), **({"label": PILOT} if pilot else {}),
-                     "_n_requested": 100 if pilot else TRAIN_SIZE[train["model"]],
+                     "_n_requested": 100 if pilot else train.get("n_requested",
+                                                                  TRAIN_SIZE[train["model"]]),
                      "_exclude": QWEN_TARGETS if train["model"] == QWEN and not pilot else [],
                      "_before": [p["sql"] for p in before["preds"]],
                      "_after": [p["sql"] for p in after["preds"]]})

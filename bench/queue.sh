@@ -15,5 +15,6 @@ step bench/sft_dose.py                                   # 15: SFT dose-response
 step bench/ar_experiment.py --model qwen2.5-coder-0.5b   # 15: AR at scale
 step bench/lrsql_qwen.py                                 # 16: LR-SQL on Qwen
 step bench/synth_qwen.py                                 # 16: synthesis with Qwen
+step bench/ar_experiment.py --model qwen2.5-coder-0.5b   # 15: the synthetic set's pairs
 step bench/selfplay_qwen.py --smoke                      # 16: self-play plumbing
 step bench/selfplay_qwen.py                              # 16: self-play from one start

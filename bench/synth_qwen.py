@@ -33,6 +33,7 @@ from sft_dose import compare, log, scored  # noqa: E402
 
 OUT = ROOT / "bench" / "out" / "synth_qwen"
 RESULT = ROOT / "bench" / "results" / "synth_qwen.json"
+SYNTH_BENCH = ROOT / "bench" / "results" / "synth_bench.json"
 TARGET = "spider:dev@test"
 ROUNDS, PER_ROUND, REAL = 2, 300, 500
 SFT = "configs/sft/qwen2.5-coder-0.5b_lora.yaml"
@@ -90,6 +91,9 @@ def main(smoke: bool) -> None:
                           "platform": platform.platform(), "load_avg": os.getloadavg()},
               "command": "python bench/synth_qwen.py", "finished": time.strftime("%F %T")}
     RESULT.write_text(json.dumps(result, indent=2))
+    # the issue's results file holds the Qwen rounds too, beside wave 1's SmolLM2 run
+    wave1 = json.loads(SYNTH_BENCH.read_text())
+    SYNTH_BENCH.write_text(json.dumps({**wave1, "qwen2.5-coder-0.5b": result}, indent=2))
     log(json.dumps([{k: r[k] for k in ("round", "pairs", "pairs_per_min")}
                     | {"diff": r["vs_dose_500"]["diff"], "p": r["vs_dose_500"]["p_value"]}
                     for r in rounds]))
