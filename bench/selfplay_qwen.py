@@ -100,23 +100,38 @@ def start_results(target: str) -> Path:
     return DOSE_OUT / "eval" / f"{name}__{whole.replace(':', '_')}" / "results.jsonl"
 
 
+def vs_start(results: Path, target: str) -> dict:
+    """One target's answers paired with the start model's on the same questions."""
+    c = compare(start_results(target), results, target)
+    return {"n": c["n"], "ex": c["ex"], "ex_sft": c["ex_untuned"], "diff_vs_sft": c["diff"],
+            "ci": c["ci"], "p_value": c["p_value"], "gained": c["gained"], "lost": c["lost"],
+            # GeoQuery: the start model trained on the 403 questions spider:train holds
+            "unseen_in_spider_train": c["unseen_in_spider_train"]}
+
+
 def method_row(run: dict, results: dict[str, Path]) -> dict:
-    row = {"iterations": len(run["iterations"]),
-           "pairs_per_iteration": [it.get("n_pairs") for it in run["iterations"]],
-           "val_ex": [it.get("val_ex") for it in run["iterations"]],
-           "wall_s": run["wall_s"], "peak_rss_mb": run["peak_rss_mb"], "final": run["final"]}
-    for target, path in results.items():
-        c = compare(start_results(target), path, target)
-        row[target] = {"n": c["n"], "ex": c["ex"], "ex_sft": c["ex_untuned"],
-                       "diff_vs_sft": c["diff"], "ci": c["ci"], "p_value": c["p_value"],
-                       "gained": c["gained"], "lost": c["lost"],
-                       # GeoQuery: the start model trained on the 403 questions spider:train holds
-                       "unseen_in_spider_train": c["unseen_in_spider_train"]}
-    return row
+    """The issue's keys for the main target (TARGETS[0]); every target under by_target."""
+    by_target = {t: vs_start(path, t) for t, path in results.items()}
+    return {**by_target[TARGETS[0]],
+            "iterations": len(run["iterations"]),
+            "pairs_per_iteration": [it.get("n_pairs") for it in run["iterations"]],
+            "val_ex": [it.get("val_ex") for it in run["iterations"]],
+            "wall_s": run["wall_s"], "peak_rss_mb": run["peak_rss_mb"], "final": run["final"],
+            "by_target": by_target}
+
+
+def sft_row() -> dict:
+    """The start model as a row of its own: paired with itself (difference 0), its training
+    cost from the dose run."""
+    run = json.loads((doses()[0].parent / "summary.json").read_text())
+    row = method_row({"iterations": [], "wall_s": run["train_runtime_s"],
+                      "peak_rss_mb": run["peak_rss_mb"], "final": str(doses()[0])},
+                     {t: start_results(t) for t in TARGETS})
+    return row | {"pairs_per_iteration": None, "val_ex": None}
 
 
 def summarize(out: Path, smoke: bool) -> dict:
-    methods = {}
+    methods = {"sft": sft_row()} if all(start_results(t).exists() for t in TARGETS) else {}
     for method in METHODS:
         run_file = out / f"{method}.json"
         evals = {t: out / "eval" / f"{method}__{t.replace(':', '_')}" / "results.jsonl"
@@ -125,8 +140,9 @@ def summarize(out: Path, smoke: bool) -> dict:
             methods[method] = method_row(json.loads(run_file.read_text()), evals)
     start = doses()[0] if doses() else None
     result = {"model": "qwen2.5-coder-0.5b", "start": str(start), "pool": [str(p) for p in doses()],
-              "target": TARGETS[0], "targets": TARGETS, "methods": methods, "smoke": smoke,
-              "complete": len(methods) == len(METHODS), "config": CONFIG,
+              "target": TARGETS[0], "n": methods["sft"]["n"] if methods else None,
+              "targets": TARGETS, "methods": methods, "smoke": smoke,
+              "complete": all(m in methods for m in METHODS), "config": CONFIG,
               "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
                           "load_avg": os.getloadavg()},
               "command": "python bench/selfplay_qwen.py" + (" --smoke" if smoke else "")}

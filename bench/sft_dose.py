@@ -92,7 +92,7 @@ def unseen(untuned: Path, tuned: Path, target: str) -> dict | None:
     seen = question_keys(registry.load("spider:train").examples)
     question = {e.id: e.question for e in registry.load(target).examples}
     a, b = (_statuses(untuned), _statuses(tuned))
-    ids = [i for i in a if i in b and a[i] is not None and b[i] is not None]
+    ids = [i for i in a if i in b and i in question and a[i] is not None and b[i] is not None]
     clean = [i for i in ids if question_key(question[i]) not in seen]
     if len(clean) == len(ids):
         return None

@@ -1,8 +1,9 @@
 """``alignsql eval --compare A B``: two systems on the same questions, paired.
 
 A and B are either predictions (scored here on ``--dataset``) or the ``results.jsonl`` of an
-earlier ``alignsql eval --out``. Only questions scored in both are compared (the rest are
-counted). Output: EX of each, the difference with a paired bootstrap 95% interval, the exact
+earlier ``alignsql eval --out``. Only questions of ``--dataset`` scored in both are compared (the rest
+are counted): results of all of Spider dev compared with ``--dataset spider:dev@test`` are
+compared on the test part only. Output: EX of each, the difference with a paired bootstrap 95% interval, the exact
 McNemar p-value (alignsql.eval.significance), EX by hardness side by side, and the questions
 that flipped each way with both SQL and the first rows of each result.
 """
@@ -94,15 +95,18 @@ def compare(cfg) -> dict:
     if len(cfg.compare) != 2:
         raise AlignSQLError(f"--compare takes two files (A and B), got {len(cfg.compare)}")
     a, b = (scored(p, cfg) for p in cfg.compare)
-    ids = [i for i in a if i in b and a[i].scored and b[i].scored]
-    if not ids:
-        raise AlignSQLError("--compare: no question is scored in both files")
     ds = registry.load(cfg.dataset, cfg.data_root)
+    mine = {e.id for e in ds.examples}
+    ids = [i for i in a if i in b and i in mine and a[i].scored and b[i].scored]
+    if not ids:
+        raise AlignSQLError(f"--compare: no question of {cfg.dataset} is scored in both files")
     stats = paired_comparison([a[i].status == CORRECT for i in ids],
                               [b[i].status == CORRECT for i in ids], cfg.n_boot, cfg.seed)
     return {"a": cfg.compare[0], "b": cfg.compare[1], "dataset": cfg.dataset, **stats,
             "not_compared": {"only_in_a": len(set(a) - set(b)), "only_in_b": len(set(b) - set(a)),
-                             "not_scored": sum(1 for i in a if i in b and i not in ids)},
+                             "not_in_dataset": sum(1 for i in a if i in b and i not in mine),
+                             "not_scored": sum(1 for i in a if i in b and i in mine
+                                               and i not in ids)},
             "by_hardness": _by_hardness(ids, a, b),
             "a_right_b_wrong": _flipped(ids, a, b, ds, want_a=True),
             "b_right_a_wrong": _flipped(ids, a, b, ds, want_a=False)}

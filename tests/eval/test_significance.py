@@ -90,3 +90,24 @@ def test_eval_compare_end_to_end(capsys, data_root, tmp_path) -> None:
           str(tmp_path / "ea" / "results.jsonl"), "--compare", str(b), "--json", "--n-boot", "200"])
     assert json.loads(capsys.readouterr().out)["diff"] == pytest.approx(0.2)
     assert main(["eval", "--dataset", "spider:dev", "--compare", str(a)]) != 0
+
+
+def test_compare_keeps_to_the_dataset_part(capsys, data_root, tmp_path) -> None:
+    """Two eval results over all of Spider dev compared with --dataset spider:dev@test: only the
+    test part's questions are paired; the steer part's are counted as not in the dataset."""
+    from alignsql.cli.main import main
+    from alignsql.data import registry
+    dev, test = (registry.load(s, data_root) for s in ("spider:dev", "spider:dev@test"))
+    in_test = {e.id for e in test.examples}
+    gold = [e for e in dev.examples if dev.db_path(e.db_id)][:60]
+    both = tmp_path / "b.jsonl"
+    both.write_text("\n".join(json.dumps({"id": e.id, "sql": e.sql}) for e in gold))
+    main(["eval", "--dataset", "spider:dev", "--only-predicted", "--preds", str(both), "--out",
+          str(tmp_path / "e")])
+    capsys.readouterr()
+    res = str(tmp_path / "e" / "results.jsonl")
+    main(["eval", "--dataset", "spider:dev@test", "--compare", res, "--compare", res, "--out",
+          str(tmp_path / "cmp"), "--json", "--n-boot", "100"])
+    assert json.loads(capsys.readouterr().out)["n"] == sum(e.id in in_test for e in gold) < 60
+    full = json.loads((tmp_path / "cmp" / "compare.json").read_text())
+    assert full["not_compared"]["not_in_dataset"] == sum(e.id not in in_test for e in gold) > 0
