@@ -11,6 +11,8 @@ holds adapt's paired comparison (EX untuned vs tuned on the test pairs, bootstra
 exact McNemar p) and the time of every stage.
 
     python bench/adapt_bench.py [--budget-min 120]  -> bench/results/adapt_bench.json
+    python bench/adapt_bench.py --budget-min 30 --only geoquery --tag planner
+                                                  -> bench/results/adapt_bench_planner.json
 """
 from __future__ import annotations
 
@@ -57,9 +59,9 @@ def kaggledbqa() -> tuple[Path, list[dict], list[dict]]:
         [{"question": e.question, "sql": e.sql} for e in with_db if e.db_id == db_id]
 
 
-def run(name: str, make, budget: float) -> dict:
+def run(name: str, make, budget: float, tag: str = "") -> dict:
     db, workload, test = make()
-    folder = OUT / name
+    folder = OUT / (f"{name}_{tag}" if tag else name)
     w, t = write(folder / "workload.jsonl", workload), write(folder / "test.jsonl", test)
     log(f"{name}: {db.name}, workload {len(workload)} queries, test {len(test)} pairs")
     subprocess.run([*ALIGNSQL, "adapt", "--db", str(db), "--workload", str(w), "--test", str(t),
@@ -75,8 +77,10 @@ def run(name: str, make, budget: float) -> dict:
             "ex_untuned": s["ex_untuned"], "ex_tuned": s["ex_tuned"], "diff": s["diff"],
             "ci": s["ci"], "p_value": s["p_value"],
             "pool_examples_excluded": select.get("n_excluded"),
-            "plan": {k: plan[k] for k in ("gen_qps", "train_eps", "n_select", "n_synth",
-                                          "eval_min", "synth_min", "train_min")},
+            "plan": {k: plan.get(k) for k in ("gen_qps", "train_eps", "train_tps", "n_select",
+                                              "n_synth", "eval_min", "synth_min", "train_min")},
+            "n_selected": select["n"], "select_fit": select.get("fit"),
+            "wall_min": sum(v or 0.0 for v in s["stage_s"].values()) / 60,
             "test_questions_in_training": leaked(t, [folder / "run" / "data" / "selected.jsonl",
                                                      Path(synth["train"])]),
             "load_avg": os.getloadavg()}
@@ -94,17 +98,23 @@ def leaked(test: Path, train_files: list[Path]) -> int:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--budget-min", type=float, default=120.0)
+    parser.add_argument("--only", choices=["geoquery", "kaggledbqa"], help="one database")
+    parser.add_argument("--tag", default="", help="a separate run and results file "
+                        "(bench/results/adapt_bench_TAG.json), e.g. for a planner check")
     args = parser.parse_args()
     runs = []
-    for name, make in (("geoquery", geoquery), ("kaggledbqa", kaggledbqa)):
-        runs.append(run(name, make, args.budget_min))
-        RESULT.write_text(json.dumps({"model": "qwen2.5-coder-0.5b", "runs": runs,
-                                      "complete": len(runs) == 2,
+    dbs = [(n, m) for n, m in (("geoquery", geoquery), ("kaggledbqa", kaggledbqa))
+           if args.only in (None, n)]
+    result = RESULT.with_name(f"adapt_bench_{args.tag}.json") if args.tag else RESULT
+    for name, make in dbs:
+        runs.append(run(name, make, args.budget_min, args.tag))
+        result.write_text(json.dumps({"model": "qwen2.5-coder-0.5b", "runs": runs,
+                                      "complete": len(runs) == len(dbs),
                                       "machine": {"cpus": os.cpu_count(),
                                                   "python": platform.python_version(),
                                                   "platform": platform.platform()},
-                                      "command": "python bench/adapt_bench.py"
-                                                 + f" --budget-min {args.budget_min:g}"},
+                                      "command": " ".join(["python bench/adapt_bench.py",
+                                                           *sys.argv[1:]])},
                                      indent=2))
     log(json.dumps(runs))
 

@@ -68,9 +68,15 @@ def html(run, results: dict) -> str:
     body = ["<h2>Result</h2>", _result(results["evaluate"]),
             "<h2>Use the tuned model</h2>", use,
             "<h2>Data</h2>", _data(results), "<h2>Plan and time</h2>",
-            f"<p>{escape(_plan_text(results['plan']))}</p>", _stages(results),
+            f"<p>{escape(_plan_text(results['plan']))}</p>", _fit_text(results), _stages(results),
             "<h2>Questions that changed</h2>", _flipped(run)]
     return H.page(f"alignsql adapt: {run.db.name}", "".join(body))
+
+
+def _fit_text(results: dict) -> str:
+    from alignsql.adapt.stages import describe_fit
+    fit = describe_fit(results["select"])
+    return f"<p>Selection: {escape(fit)}</p>" if fit else ""
 
 
 def _plan_text(plan: dict) -> str:

@@ -3,8 +3,9 @@ model, with the proof, in one command.
 
     profile   schema, workload and test read and checked; public sets aligned to the workload
     plan      throughput measured here; data and steps sized to --budget-min (printed first)
-    select    the public examples best aligned with the workload (alignsql select)
     synth     verified question/SQL pairs from the database, steered to the workload
+    select    the public examples best aligned with the workload (alignsql select), as many
+              as fill the training time left
     train     prefix-shared SFT on the selected + synthetic pairs
     evaluate  untuned and tuned model on the test pairs, paired (interval, McNemar p)
     report    report.html + summary.json
@@ -110,8 +111,10 @@ def steps(run: Run, log: Callable[[str], None] = lambda _: None) -> dict:
     results["profile"] = run.stage("profile", lambda: stages.profile(run))
     results["plan"] = run.stage("plan", lambda: stages.plan(run, results["profile"]))
     log(stages.describe(results["plan"]))
-    results["select"] = run.stage("select", lambda: stages.select(run, results["plan"]))
     results["synth"] = run.stage("synth", lambda: stages.synth(run, results["plan"]))
+    results["select"] = run.stage("select", lambda: stages.select(run, results))
+    if fit := stages.describe_fit(results["select"]):
+        log(f"selection: {fit}")
     results["train"] = run.stage("train", lambda: stages.train(run, results))
     results["evaluate"] = run.stage("evaluate", lambda: stages.evaluate(run, results))
     results["report"] = run.stage("report", lambda: stages.report(run, results))

@@ -55,9 +55,9 @@ def _measure_generation(run, lm, n: int = 8) -> float:
     return n / (time.perf_counter() - start)
 
 
-def _measure_training(run, lm) -> float:
-    """Examples per second of one prefix-shared LoRA step on a group of public examples
-    (``batch_size`` questions of one database, as training groups them)."""
+def _measure_training(run, lm) -> tuple[float, float]:
+    """Examples and tokens per second of one prefix-shared LoRA step on a group of public
+    examples (``batch_size`` questions of one database, as training groups them)."""
     from collections import Counter
 
     import torch
@@ -81,6 +81,7 @@ def _measure_training(run, lm) -> float:
         by_prefix.setdefault(tuple(r["prefix_ids"]), []).append(i)
     members = max(by_prefix.values(), key=len)
     batch = GroupCollator(lm.tokenizer.pad_token_id)([batch_item(recs, [members])])
+    tokens = int(batch["n_tokens"].sum())
     batch = {k: v.to(lm.device) for k, v in batch.items() if k not in ("n_tokens", "member")}
     model = get_peft_model(lm.model, LoraConfig(r=16, lora_alpha=32,
                                                 target_modules="all-linear")).train()
@@ -90,7 +91,7 @@ def _measure_training(run, lm) -> float:
     loss.backward()
     seconds = time.perf_counter() - start
     model.unload()
-    return len(members) / seconds
+    return len(members) / seconds, tokens / seconds
 
 
 def _budget(run) -> int:
@@ -104,24 +105,64 @@ def _n_test(run, profile: dict) -> int:
 
 
 def plan(run, profile: dict) -> dict:
+    """Throughput measured as each stage will run: generation with the weights in ``dtype``
+    (bf16 answers twice as fast as fp32 here), training on fp32 base weights under autocast
+    (SFT's default ``base_dtype``)."""
+    import gc
+
     from alignsql.models.loading import load
-    lm = load(run.cfg.model, "fp32", run.cfg.device)
-    gen_qps = _measure_generation(run, lm)
-    train_eps = _measure_training(run, lm)
+    gen_qps = _measure_generation(run, load(run.cfg.model, run.cfg.dtype, run.cfg.device))
+    gc.collect()
+    train_eps, train_tps = _measure_training(run, load(run.cfg.model, "fp32", run.cfg.device))
     n_test = _n_test(run, profile) or 50  # synthetic held-out pairs are sized like a test
-    return make_plan(run.cfg.budget_min, gen_qps, train_eps, n_test, run.cfg.n_select,
-                     run.cfg.n_synth).to_dict()
+    return make_plan(run.cfg.budget_min, gen_qps, train_eps, train_tps, n_test,
+                     run.cfg.n_select, run.cfg.n_synth).to_dict()
 
 
 def describe(plan_result: dict) -> str:
     from alignsql.adapt.plan import Plan
-    return Plan(**{k: v for k, v in plan_result.items() if k != "seconds"}).describe()
+    return Plan(**{"train_tps": 0.0} | {k: v for k, v in plan_result.items()
+                                         if k != "seconds"}).describe()
 
 
-def select(run, plan_result: dict) -> dict:
-    """The public examples to train on: aligned to the workload, or a seeded sample."""
+def describe_fit(select_result: dict) -> str | None:
+    """How the selection was sized to the time left, or None when it was not."""
+    fit = select_result.get("fit")
+    if not fit:
+        return None
+    tried = ", ".join(f"{t['k']} examples -> {t['tokens']:,} tokens" for t in fit["tried"])
+    return (f"after synthesis {fit['train_s'] / 60:.0f} min were left for training, "
+            f"{fit['budget_tokens']:,.0f} tokens at the measured rate; tried {tried}; "
+            f"kept {select_result['n']}")
+
+
+def select(run, results: dict) -> dict:
+    """The public examples to train on, aligned to the workload (or a seeded sample), as many
+    as fill the training time left after synthesis (unless ``n_select`` is given)."""
+    plan_result = results["plan"]
+    # a plan made before train_tps was measured (a resumed older run) keeps its size
+    if run.cfg.n_select is not None or "train_tps" not in plan_result:
+        return _select(run, plan_result["n_select"])
+    from alignsql.adapt.plan import MIN_SELECT, fit_select
+    from alignsql.models.loading import load_tokenizer
+    tokenizer = load_tokenizer(run.cfg.model)
+    spent = sum(results[s].get("seconds", 0.0) for s in ("profile", "plan", "synth"))
+    train_s = max(plan_result["budget_min"] * 60 - spent - plan_result["eval_min"] * 60, 0.0)
+    budget = train_s * plan_result["train_tps"]
+    chosen: dict[int, dict] = {}
+
+    def tokens_of(k: int) -> int:
+        chosen[k] = _select(run, k)
+        return training_tokens(_sft_config(run, chosen[k], results["synth"]), tokenizer)
+    k, tried = fit_select(plan_result["n_select"], tokens_of, budget, MIN_SELECT,
+                          _pool_size(run))
+    result = chosen[k] if tried[-1][0] == k else _select(run, k)  # the file holds the last try
+    return {**result, "fit": {"train_s": train_s, "budget_tokens": budget,
+                              "tried": [{"k": a, "tokens": b} for a, b in tried]}}
+
+
+def _select(run, k: int) -> dict:
     from alignsql.align.selection import SelectConfig, run_select
-    k = plan_result["n_select"]
     out = run.out / "data" / "selected.jsonl"
     if run.cfg.workload:
         # never the user's test questions: public sets repeat each other's (Spider's training
@@ -134,6 +175,24 @@ def select(run, plan_result: dict) -> dict:
                 **{key: stats[key] for key in ("kl_selected", "kl_random", "n_pool",
                                                "n_excluded")}}
     return {"specs": list(run.cfg.pool), "n": k, "steered": False}
+
+
+def _pool_size(run) -> int:
+    """The most public examples a selection can hold: the whole pool when aligned to a
+    workload, else what an even split over the pool's sets can draw."""
+    from alignsql.data import registry
+    sizes = [len(registry.load(s, run.cfg.data_root).examples) for s in run.cfg.pool]
+    return sum(sizes) if run.cfg.workload else min(sizes) * len(sizes)
+
+
+def training_tokens(cfg, tokenizer) -> int:
+    """Tokens the training run computes: its examples packed in prefix-sharing groups exactly
+    as ``alignsql train sft`` builds them."""
+    from alignsql.train.data import build_training_data
+    from alignsql.train.prefix import make_groups, sharing_stats
+    data = build_training_data(cfg, tokenizer)
+    groups = make_groups(data.train, cfg.group_size, cfg.group_max_tokens, cfg.seed)
+    return sharing_stats(data.train, groups)["tokens_shared"]
 
 
 def _spec(run, name: str) -> str:
@@ -161,23 +220,27 @@ def _lines(path: Path) -> int:
     return sum(1 for line in path.read_text().splitlines() if line.strip()) if path.exists() else 0
 
 
-def train(run, results: dict) -> dict:
+def _sft_config(run, sel: dict, syn: dict):
+    """The SFT run of the selected public examples and the kept synthetic pairs."""
     from alignsql.train.config import SFTConfig
-    from alignsql.train.sft import train as sft_train
-    sel, syn = results["select"], results["synth"]
     specs, sizes = ([sel["spec"]], [sel["n"]]) if sel["steered"] else (
         sel["specs"], _split(sel["n"], len(sel["specs"])))
     if syn["n_train"]:
         specs, sizes = specs + [f"file:{syn['train']}"], sizes + [syn["n_train"]]
-    cfg = SFTConfig(name="sft", output_dir=str(run.out), model=run.cfg.model, train=specs,
-                    train_size=sizes, val_fraction=0.0, method=run.cfg.method,
-                    max_length=run.cfg.max_length, sample_values=run.cfg.sample_values,
-                    learning_rate=run.cfg.learning_rate, batch_size=run.cfg.batch_size,
-                    group_size=run.cfg.batch_size, dtype=run.cfg.dtype, device=run.cfg.device,
-                    seed=run.cfg.seed, save_steps=20, logging_steps=5,
-                    exclude=[_spec(run, "test")] if run.cfg.test else [],
-                    data_root=run.cfg.data_root)
-    summary = sft_train(cfg, resume=True, log=run.log)
+    return SFTConfig(name="sft", output_dir=str(run.out), model=run.cfg.model, train=specs,
+                     train_size=sizes, val_fraction=0.0, method=run.cfg.method,
+                     max_length=run.cfg.max_length, sample_values=run.cfg.sample_values,
+                     learning_rate=run.cfg.learning_rate, batch_size=run.cfg.batch_size,
+                     group_size=run.cfg.batch_size, dtype=run.cfg.dtype, device=run.cfg.device,
+                     seed=run.cfg.seed, save_steps=20, logging_steps=5,
+                     exclude=[_spec(run, "test")] if run.cfg.test else [],
+                     data_root=run.cfg.data_root)
+
+
+def train(run, results: dict) -> dict:
+    from alignsql.train.sft import train as sft_train
+    summary = sft_train(_sft_config(run, results["select"], results["synth"]), resume=True,
+                        log=run.log)
     return {"merged": summary["merged"], "n_train": summary["n_train"],
             "steps": summary["steps"], "train_loss": summary["train_loss"],
             "train_runtime_s": summary["train_runtime_s"], "sources": summary["data"]}

@@ -54,7 +54,7 @@ def test_adapt_runs_every_stage_and_resumes(tmp_path, tiny_model_dir, monkeypatc
     pool, workload, test = _files(tmp_path, db)
     cfg = AdaptConfig(db=str(db), workload=str(workload), test=str(test),
                       model=str(tiny_model_dir), out=str(tmp_path / "run"), budget_min=2,
-                      pool=[f"file:{pool}"], n_select=12, n_synth=6, max_length=256,
+                      pool=[f"file:{pool}"], n_synth=6, max_length=256,
                       sample_values=0, batch_size=4, dtype="fp32", device="cpu")
     real_train = stages.train
 
@@ -80,6 +80,11 @@ def test_adapt_runs_every_stage_and_resumes(tmp_path, tiny_model_dir, monkeypatc
     page = (run / "report.html").read_text()
     assert "alignsql serve --model" in page and "Questions that changed" in page
     assert json.loads((run / "summary.json").read_text())["stage_s"]["train"] > 0
+    # the selection was sized in tokens, counted exactly as training then packed them
+    sel = json.loads((run / "stages" / "select.json").read_text())
+    kept = [t for t in sel["fit"]["tried"] if t["k"] == sel["n"]]
+    groups = json.loads((run / "sft" / "groups.json").read_text())
+    assert kept and kept[0]["tokens"] == groups["tokens_shared"]
     assert hashlib.sha256(db.read_bytes()).hexdigest() == digest
 
 
