@@ -47,7 +47,8 @@ class AdaptConfig:
     pool: list[str] = field(default_factory=lambda: ["spider:train"])
     """Public training sets to select from."""
     n_select: int | None = None
-    """Public examples to train on (default: from the budget)."""
+    """Public examples to train on (default: as many as fill the training time left after
+    synthesis, counted in tokens at the measured training rate)."""
     n_synth: int | None = None
     """Synthetic queries to write questions for (default: from the budget)."""
     max_length: int = 1024
