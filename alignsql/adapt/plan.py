@@ -72,9 +72,9 @@ def make_plan(budget_min: float, gen_qps: float, train_eps: float, train_tps: fl
 def fit_select(k: int, tokens_of: Callable[[int], int], budget_tokens: float, k_min: int,
                k_max: int, tries: int = 4, tol: float = 0.1) -> tuple[int, list[tuple[int, int]]]:
     """The number of public examples whose training data (with the synthetic pairs) fills
-    ``budget_tokens``: tokens grow about linearly with the examples, so ``k`` is rescaled by
-    budget / tokens until the data lands within ``tol`` below the budget, ``tries`` times at
-    most. Returns the largest tried ``k`` that fits (else the smallest tried) and every
+    ``budget_tokens``: tokens grow roughly in proportion to the examples (a little less: more
+    examples share each schema prefix), so ``k`` is rescaled by budget / tokens until the data
+    lands within ``tol`` below the budget, ``tries`` times at most. Returns the largest tried ``k`` that fits (else the smallest tried) and every
     (k, tokens) tried."""
     def clamp(x: int) -> int:
         return min(max(x, k_min), k_max)
