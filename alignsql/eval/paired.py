@@ -4,8 +4,9 @@ A and B are either predictions (scored here on ``--dataset``) or the ``results.j
 earlier ``alignsql eval --out``. Only questions of ``--dataset`` scored in both are compared
 (the rest are counted): results of all of Spider dev compared with ``--dataset
 spider:dev@test`` are compared on the test part only. Output: EX of each, the difference with
-a paired bootstrap 95% interval, the exact McNemar p-value (alignsql.eval.significance), EX by hardness side by side, and the questions
-that flipped each way with both SQL and the first rows of each result.
+a paired bootstrap 95% interval, the exact McNemar p-value (alignsql.eval.significance), EX by
+hardness side by side, and the questions that flipped each way with both SQL and the first
+rows of each result.
 """
 from __future__ import annotations
 
