@@ -7,7 +7,7 @@
 The shares are plain constants: a first plan a user can override (``n_select``, ``n_synth``).
 The number of public examples is then refitted once synthesis has run (``fit_select``): a
 training step costs about the same per token whatever the examples (the probe's 1,306-token
-step and a real run's steps of 516 tokens both ran at 93-98 tokens/s here), but examples
+step and a real run's steps of 516 tokens ran at 86 and 98 tokens/s here), but examples
 differ threefold in tokens, so the time left is turned into tokens and the selection sized to
 them.
 """
