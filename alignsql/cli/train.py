@@ -7,6 +7,7 @@ import sys
 
 from alignsql import config
 from alignsql.train.config import SelfPlayConfig, SFTConfig
+from alignsql.train.dist import shutdown
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -38,8 +39,12 @@ def cmd_sft(args: argparse.Namespace) -> int:
     if args.eval_limit:
         overrides.append(f"eval_limit={args.eval_limit}")
     cfg = config.load_yaml(SFTConfig, args.config, overrides)
-    summary = train(cfg, resume=args.resume, log=lambda m: print(m, file=sys.stderr, flush=True),
-                    progress=sys.stderr.isatty())
+    try:
+        summary = train(cfg, resume=args.resume,
+                        log=lambda m: print(m, file=sys.stderr, flush=True),
+                        progress=sys.stderr.isatty())
+    finally:
+        shutdown()
     print(json.dumps(summary, indent=2))
     return 0
 
@@ -48,7 +53,11 @@ def cmd_selfplay(args: argparse.Namespace) -> int:
     from alignsql.train.selfplay import train
 
     cfg = config.load_yaml(SelfPlayConfig, args.config, list(args.overrides))
-    summary = train(cfg, resume=args.resume, log=lambda m: print(m, file=sys.stderr, flush=True))
+    try:
+        summary = train(cfg, resume=args.resume,
+                        log=lambda m: print(m, file=sys.stderr, flush=True))
+    finally:
+        shutdown()
     for it in summary["iterations"]:
         ex = f", validation EX {it['val_ex']:.3f}" if "val_ex" in it else ""
         print(f"iteration {it['iteration']}: {it['n_pairs']} pairs, train loss "

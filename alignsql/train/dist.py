@@ -16,3 +16,13 @@ def world_size() -> int:
 
 def is_main() -> bool:
     return rank() == 0
+
+
+def shutdown() -> None:
+    """Tear down the process group the Trainer opened, before the interpreter exits. Left to
+    interpreter finalisation, gloo's worker threads can still hold tensors whose release needs
+    the GIL, and a rank dies with SIGABRT after training finished (seen once in CI)."""
+    import torch.distributed as tdist
+
+    if tdist.is_available() and tdist.is_initialized():
+        tdist.destroy_process_group()
