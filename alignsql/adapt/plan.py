@@ -74,7 +74,8 @@ def fit_select(k: int, tokens_of: Callable[[int], int], budget_tokens: float, k_
     """The number of public examples whose training data (with the synthetic pairs) fills
     ``budget_tokens``: tokens grow roughly in proportion to the examples (a little less: more
     examples share each schema prefix), so ``k`` is rescaled by budget / tokens until the data
-    lands within ``tol`` below the budget, ``tries`` times at most. Returns the largest tried ``k`` that fits (else the smallest tried) and every
+    lands within ``tol`` below the budget, ``tries`` times at most. Returns the largest tried
+    ``k`` that fits (else the smallest tried) and every
     (k, tokens) tried."""
     def clamp(x: int) -> int:
         return min(max(x, k_min), k_max)

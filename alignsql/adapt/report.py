@@ -49,7 +49,8 @@ def _data(results: dict) -> str:
     rows = [["database tables / columns", f"{prof['tables']} / {prof['columns']}"],
             ["workload queries", prof.get("workload", {}).get("n", "none given")],
             ["test pairs", prof.get("test", {}).get("n", "none given (synthetic hold-out)")],
-            ["public examples selected", f"{sel['n']} ({'aligned to the workload' if sel['steered'] else 'seeded sample'})"],
+            ["public examples selected",
+             f"{sel['n']} ({'aligned to the workload' if sel['steered'] else 'seeded sample'})"],
             ["synthetic queries verified", syn.get("verified_sql", 0)],
             ["synthetic pairs kept (round trip)", syn["n_train"] + syn["n_val"]],
             ["training examples / steps", f"{tr['n_train']} / {tr['steps']}"]]

@@ -211,7 +211,8 @@ def synth(run, plan_result: dict) -> dict:
                       val_fraction=0.0 if run.cfg.test else 0.3)
     summary = run_synth(cfg, log=run.log, progress=True)
     r1 = summary["rounds"][0]
-    train_file, val_file = run.out / "synth" / "round1.jsonl", run.out / "synth" / "round1_val.jsonl"
+    folder = run.out / "synth"
+    train_file, val_file = folder / "round1.jsonl", folder / "round1_val.jsonl"
     return {"n_train": _lines(train_file), "n_val": _lines(val_file),
             "train": str(train_file), "val": str(val_file),
             "verified_sql": r1["verified_sql"], "round_trip_pass": r1["round_trip_pass"],

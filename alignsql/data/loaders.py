@@ -1,4 +1,5 @@
-"""One loader per dataset family. Each returns a ``Dataset``; bad records are counted, not dropped silently."""
+"""One loader per dataset family. Each returns a ``Dataset``; bad records are counted, not
+dropped silently."""
 from __future__ import annotations
 
 from collections import Counter

@@ -1,4 +1,5 @@
-"""Schemas from Spider-style tables JSON, a SQLite file, DDL text or a schema CSV; and back to DDL."""
+"""Schemas from Spider-style tables JSON, a SQLite file, DDL text or a schema CSV; and back to
+DDL."""
 from __future__ import annotations
 
 import csv

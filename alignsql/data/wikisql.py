@@ -3,7 +3,8 @@ queries (``SELECT COUNT TABLEalias0.FLEET_SERIES_(QUANTITY)_FIELD ...``: no pare
 around aggregates, unquoted column names with brackets and quotes). Its grammar is fixed,
 though (WikiSQL has one table, one selected column with an optional aggregate, and ANDed
 ``column op value`` conditions), so this module reads that format and *builds* the query
-with sqlglot's expression builders, giving every question a well-formed SQL (MySQL quoting: backticks, which SQLite reads too).
+with sqlglot's expression builders, giving every question a well-formed SQL (MySQL quoting:
+backticks, which SQLite reads too).
 """
 from __future__ import annotations
 

@@ -4,9 +4,10 @@ Semantics follow test-suite-sql-eval's ``result_eq`` (Zhong, Yu, Klein 2020): tw
 match when some permutation of the predicted columns makes the rows equal as a multiset
 (bag), or as a list when the gold query orders its output. Before searching a cheap
 rejection compares each row's sorted cells; the search itself is exact (no cap on the
-permutations tried: identical columns are collapsed and partial maps pruned instead). On top of that, cells are normalised:
-integers and integral floats compare equal (1 == 1.0), other floats are compared after
-rounding to ``float_digits`` decimals, NULL equals only NULL, and -0.0 equals 0.
+permutations tried: identical columns are collapsed and partial maps pruned instead). On top
+of that, cells are normalised: integers and integral floats compare equal (1 == 1.0), other
+floats are compared after rounding to ``float_digits`` decimals, NULL equals only NULL, and
+-0.0 equals 0.
 """
 from __future__ import annotations
 

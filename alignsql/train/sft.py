@@ -1,7 +1,8 @@
 """Supervised fine-tuning: TRL's SFTTrainer on prompt/completion pairs (loss on the SQL only),
 LoRA through PEFT or full fine-tuning, one run directory, resumable.
 
-    setup (config, data, model) -> fit (trainer) -> save (adapter, merged) -> evaluate (before/after)
+    setup (config, data, model) -> fit (trainer) -> save (adapter, merged)
+    -> evaluate (before/after)
 """
 from __future__ import annotations
 
