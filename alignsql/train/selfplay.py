@@ -10,12 +10,15 @@ the SPIN and DPO baselines in the same code path.
 SPIN: every sample counts as wrong and the opponent is the previous iteration (the current
 main). DPO: only execution-wrong samples, reference = the starting main. Opponent
 log-probabilities are computed once per iteration (the opponent is frozen) on the trainer's
-own tokenisation; the trainer is TRL's DPOTrainer with the loss replaced.
+own tokenisation; training runs on transformers' Trainer over prefix-shared rows (the prompt
+once, then gold and the k samples; alignsql.train.preference). Samples are kept as they are
+drawn (samples.jsonl), so a killed run resumes sampling where it stopped.
 """
 from __future__ import annotations
 
 import json
 import math
+import os
 import random
 from collections import Counter
 from pathlib import Path
@@ -127,21 +130,56 @@ def build_pairs(cfg: SelfPlayConfig, questions: list[dict], samples: list[list],
 
 
 def sample_opponent(cfg: SelfPlayConfig, opponent: str, questions: list[dict],
-                    iteration: int = 1) -> list[list[tuple[str, str]]]:
+                    iteration: int = 1, record: Path | None = None) -> list[list[tuple[str, str]]]:
     """k samples per question, each (extracted SQL, raw reply), from the opponent (continuous
-    batching). The seed moves with
-    the iteration: an opponent kept from one iteration to the next (SPFT keeps the pool's
-    worst) would otherwise replay the same samples."""
-    from alignsql.models.engines import open_engine
+    batching). The seed moves with the iteration: an opponent kept from one iteration to the
+    next (SPFT keeps the pool's worst) would otherwise replay the same samples.
+
+    With ``record``, each question's samples are appended to that JSONL as they finish and the
+    questions it already holds are not sampled again: a killed run loses only the questions
+    in flight (the resumed ones are drawn in other batches, so not the same draws)."""
+    from alignsql.models.engines import close, open_engine
     from alignsql.models.extract import extract_sql
     from alignsql.models.generate import GenOptions, Request
 
+    out = recorded_samples(record, questions) if record else [[] for _ in questions]
+    todo = [i for i, got in enumerate(out) if not got]
+    if not todo:
+        return out
     engine = open_engine(cfg.backend, opponent, cfg.dtype, cfg.device)
     opts = GenOptions(cfg.max_new_tokens, cfg.k, cfg.temperature, seed=cfg.seed + iteration - 1)
-    reqs = [Request(i, q["prompt"], q["prefix"]) for i, q in enumerate(questions)]
-    out: list[list[str]] = [[] for _ in questions]
-    for i, gens in engine.stream(reqs, opts, slots=8):
-        out[i] = [(extract_sql(g.text), g.text) for g in gens]
+    reqs = [Request(i, questions[i]["prompt"], questions[i]["prefix"]) for i in todo]
+    try:
+        with open(record or os.devnull, "a") as f:
+            for i, gens in engine.stream(reqs, opts, slots=8):
+                out[i] = [(extract_sql(g.text), g.text) for g in gens]
+                f.write(json.dumps({"i": i, "id": questions[i]["id"], "samples": out[i]}) + "\n")
+                f.flush()
+    finally:
+        close(engine)
+    return out
+
+
+def recorded_samples(record: Path, questions: list[dict]) -> list[list[tuple[str, str]]]:
+    """The samples ``record`` holds, by question (empty: not sampled yet). A torn last line (a
+    kill mid-write) is cut off the file, so that new lines start clean; a record of other
+    questions is an error."""
+    out: list[list[tuple[str, str]]] = [[] for _ in questions]
+    lines = record.read_text().splitlines() if record.exists() else []
+    for n, line in enumerate(lines):
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError:
+            if n == len(lines) - 1:
+                record.write_text("".join(x + "\n" for x in lines[:n]))
+                break
+            raise AlignSQLError(f"{record}: line {n + 1} is not JSON; delete the file to sample "
+                                "again") from None
+        i = row["i"]
+        if i >= len(questions) or questions[i]["id"] != row["id"]:
+            raise AlignSQLError(f"{record}: line {n + 1} is question {row['id']!r}, not one of "
+                                "this run's; delete the file to sample again")
+        out[i] = [tuple(s) for s in row["samples"]]
     return out
 
 
@@ -170,7 +208,8 @@ def load_pairs(cfg: SelfPlayConfig, it: int, opponent: str, folder: Path, counts
     # the prompts need only the tokenizer: the model is loaded once, for sampling
     questions = training_questions(cfg, load_tokenizer(opponent), counts)
     log(f"iteration {it}: {opponent} samples {cfg.k} SQL for {len(questions)} questions")
-    pairs = build_pairs(cfg, questions, sample_opponent(cfg, opponent, questions, it), counts)
+    samples = sample_opponent(cfg, opponent, questions, it, folder / "samples.jsonl")
+    pairs = build_pairs(cfg, questions, samples, counts)
     random.Random(f"{cfg.seed}:{it}").shuffle(pairs)
     pairs_file.write_text("".join(json.dumps(p) + "\n" for p in pairs))
     write_json(folder / "counts.json", dict(counts))

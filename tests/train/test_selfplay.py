@@ -216,3 +216,52 @@ def test_lora_with_recomputed_activations_still_learns(tmp_path, db, tiny_model_
     after = load_file(str(Path(summary["iterations"][0]["merged"]) / "model.safetensors"))
     moved = [k for k in before if k in after and not torch.equal(before[k], after[k])]
     assert any("proj" in k for k in moved)
+
+
+class _Killed(Exception):
+    pass
+
+
+def test_sampling_resumes_from_its_record(tmp_path, monkeypatch) -> None:
+    """A run killed after 2 of 4 questions were sampled (plus a torn line) samples only the
+    other 2 when it starts again; every question ends with its k samples."""
+    from alignsql.models import engines
+    from alignsql.models.generate import Generation
+    from alignsql.train.selfplay import sample_opponent
+
+    asked: list[list[int]] = []
+
+    class Fake:
+        def __init__(self, die_after: int | None) -> None:
+            self.die_after = die_after
+
+        def stream(self, reqs, opts, slots=8):
+            reqs = list(reqs)
+            asked.append([r.key for r in reqs])
+            for n, r in enumerate(reqs):
+                if n == self.die_after:
+                    raise _Killed
+                yield r.key, [Generation(f"```sql\nSELECT {r.key}\n```", 3)] * opts.num_samples
+
+    questions = [{"prompt": f"p{i}", "prefix": "", "id": f"q{i}"} for i in range(4)]
+    cfg = SelfPlayConfig(name="t", output_dir=str(tmp_path), pool=["a", "b"], train=["x"], k=2)
+    record = tmp_path / "samples.jsonl"
+    monkeypatch.setattr(engines, "open_engine", lambda *a: Fake(die_after=2))
+    with pytest.raises(_Killed):
+        sample_opponent(cfg, "b", questions, 1, record)
+    with open(record, "a") as f:
+        f.write('{"i": 2, "id": "q2", "sampl')  # killed mid-write
+    monkeypatch.setattr(engines, "open_engine", lambda *a: Fake(die_after=None))
+    out = sample_opponent(cfg, "b", questions, 1, record)
+    assert asked == [[0, 1, 2, 3], [2, 3]]
+    assert [[sql for sql, _ in s] for s in out] == [[f"SELECT {i}"] * 2 for i in range(4)]
+    assert sample_opponent(cfg, "b", questions, 1, record) == out and len(asked) == 2
+
+
+def test_sampling_refuses_a_record_of_other_questions(tmp_path) -> None:
+    from alignsql.train.selfplay import recorded_samples
+
+    record = tmp_path / "samples.jsonl"
+    record.write_text('{"i": 0, "id": "other", "samples": [["SELECT 1", "x"]]}\n')
+    with pytest.raises(AlignSQLError, match="not one of this run's"):
+        recorded_samples(record, [{"id": "q0"}])
