@@ -7,7 +7,7 @@ import sys
 
 from alignsql import config
 from alignsql.train.config import SelfPlayConfig, SFTConfig
-from alignsql.train.dist import shutdown
+from alignsql.train.dist import exit_if_distributed
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -39,28 +39,20 @@ def cmd_sft(args: argparse.Namespace) -> int:
     if args.eval_limit:
         overrides.append(f"eval_limit={args.eval_limit}")
     cfg = config.load_yaml(SFTConfig, args.config, overrides)
-    try:
-        summary = train(cfg, resume=args.resume,
-                        log=lambda m: print(m, file=sys.stderr, flush=True),
-                        progress=sys.stderr.isatty())
-    finally:
-        shutdown()
+    summary = train(cfg, resume=args.resume, log=lambda m: print(m, file=sys.stderr, flush=True),
+                    progress=sys.stderr.isatty())
     print(json.dumps(summary, indent=2))
-    return 0
+    return exit_if_distributed(0)
 
 
 def cmd_selfplay(args: argparse.Namespace) -> int:
     from alignsql.train.selfplay import train
 
     cfg = config.load_yaml(SelfPlayConfig, args.config, list(args.overrides))
-    try:
-        summary = train(cfg, resume=args.resume,
-                        log=lambda m: print(m, file=sys.stderr, flush=True))
-    finally:
-        shutdown()
+    summary = train(cfg, resume=args.resume, log=lambda m: print(m, file=sys.stderr, flush=True))
     for it in summary["iterations"]:
         ex = f", validation EX {it['val_ex']:.3f}" if "val_ex" in it else ""
         print(f"iteration {it['iteration']}: {it['n_pairs']} pairs, train loss "
               f"{it['train_loss']:.4f}{ex} -> {it['merged']}")
     print(json.dumps({k: summary[k] for k in ("run", "loss", "final")}))
-    return 0
+    return exit_if_distributed(0)

@@ -9,7 +9,7 @@ import torch
 from datasets import Dataset
 from transformers import AutoModelForCausalLM, AutoTokenizer, TrainingArguments
 
-from alignsql.train.dist import shutdown
+from alignsql.train.dist import exit_if_distributed
 from alignsql.train.preference import (
     PreferenceCollator,
     question_groups,
@@ -51,7 +51,7 @@ def main(model_dir: str, out: str, grad_accum: int) -> None:
     trainer.model_accepts_loss_kwargs = False
     trainer.train()
     trainer.save_model(out)
-    shutdown()  # as the CLI does: a rank left to interpreter teardown can die with SIGABRT
+    exit_if_distributed(0)  # as the CLI does (gloo's teardown can abort or deadlock)
 
 
 if __name__ == "__main__":
