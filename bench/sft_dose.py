@@ -123,8 +123,12 @@ def training_stats(dose: int) -> dict | None:
         return None
     s = json.loads((run / "summary.json").read_text())
     groups = json.loads((run / "groups.json").read_text())
+    # a resumed run's runtime covers only its last stretch: no examples/s for it
+    resumed = s.get("resumed_from")
     return {"n_train": s["n_train"], "steps": s["steps"], "train_runtime_s": s["train_runtime_s"],
-            "examples_per_s": s["n_train"] / s["train_runtime_s"], "train_loss": s["train_loss"],
+            "resumed_from": Path(resumed).name if resumed else None,
+            "examples_per_s": None if resumed else s["n_train"] / s["train_runtime_s"],
+            "train_loss": s["train_loss"],
             "peak_rss_mb": s["peak_rss_mb"], "mean_group_size": groups["mean_group_size"],
             "token_saving": groups["token_saving"]}
 
