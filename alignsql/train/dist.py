@@ -28,7 +28,8 @@ def exit_if_distributed(code: int) -> int:
     thread released a finished collective whose tensors need the GIL during finalisation);
     destroying the group first deadlocked (once in the test suite without a barrier; 1 of 15
     and 1 of 11 runs of a test with one): the main thread holds the GIL while joining that
-    worker, which waits for the GIL. Every file is closed by then and the other ranks need nothing more from this one."""
+    worker, which waits for the GIL. Every file is closed by then and the other ranks need
+    nothing more from this one."""
     if world_size() <= 1:
         return code
     sys.stdout.flush()
