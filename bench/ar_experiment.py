@@ -54,9 +54,10 @@ OVERRIDES = {"smollm2-135m": ["max_length=512", "epochs=1", "eval=null", "save_s
                               "logging_steps=5"],
              # Qwen (#15) never trains on a target's questions: spider:train holds 113 of
              # geography:test's word for word (alignsql.data.overlap); no validation hold-out,
-             # so it trains on all 500 and A(train) is computed on exactly what it trained on
+             # and an example too long for max_length (361 of ATIS's first 500) is replaced by
+             # another of the same set, so every set trains on 500 examples
              QWEN: ["epochs=1", "eval=null", "save_steps=20", "logging_steps=5", "val_fraction=0",
-                    "exclude=[" + ",".join(QWEN_TARGETS) + "]"]}
+                    "refill=true", "exclude=[" + ",".join(QWEN_TARGETS) + "]"]}
 PROMPT = {"smollm2-135m": {"sample_values": 0},  # the prompts each config trains with,
           QWEN: {"sample_values": 3, "max_prompt_tokens": 896}}  # before and after alike
 PILOT = "pilot"
@@ -227,12 +228,27 @@ def _target_gold(target: str) -> list[str]:
     return [e.sql for e in choose_examples(registry.load(target), cfg)]
 
 
-def _train_sample(spec: str, seed: int, n: int, exclude: list[str]) -> list[str]:
-    """The SQL the run trained on: the same seeded sample, after the same exclusion."""
-    from alignsql.data.overlap import exclusion_keys
-    from alignsql.train.data import gather
-    keys = exclusion_keys(exclude) if exclude else None
-    return [ex.sql for ex, _ in gather([spec], [n], [], None, seed, None, keys)]
+def _trained_sql(model: str, spec: str, seed: int, n: int, pilot: bool,
+                 n_trained: int) -> list[str]:
+    """The SQL a run trained on: its config rebuilt from the same file and overrides, then
+    sampled, filtered (over max_length) and split (validation part) as the run did; the count
+    must match the one the run recorded (wave 1's runs excepted)."""
+    from alignsql import config
+    from alignsql.models.loading import load_tokenizer
+    from alignsql.train.config import SFTConfig
+    from alignsql.train.data import build_training_data, gather
+    if model != QWEN or pilot:  # wave 1's runs: the prompt code that decided which examples
+        # fit is gone (rebuilt, ATIS keeps 47 of SmolLM2's 153), so all examples drawn
+        return [ex.sql for ex, _ in gather([spec], [n], [], None, seed, None)]
+    cfg = config.load_yaml(SFTConfig, ROOT / MODELS[model][0], [
+        f"train=[{spec}]", f"train_size=[{n}]", f"seed={seed}", *OVERRIDES[model]])
+    data = build_training_data(cfg, load_tokenizer(cfg.model))
+    if len(data.train) != n_trained:
+        raise RuntimeError(f"{model} {spec} seed {seed}: rebuilt {len(data.train)} training "
+                           f"examples, the run recorded {n_trained}")
+    from alignsql.data import registry
+    sql = {(f"{ex.source}:{ex.split}", ex.id): ex.sql for ex in registry.load(spec).examples}
+    return [sql[r["source"], r["id"]] for r in data.train]
 
 
 def _verdicts(target: str, stage_result: dict) -> dict[str, bool]:
@@ -276,7 +292,6 @@ def _rows() -> list[dict]:
                      **_paired(target, before, after), **({"label": PILOT} if pilot else {}),
                      "_n_requested": 100 if pilot else train.get("n_requested",
                                                                   TRAIN_SIZE[train["model"]]),
-                     "_exclude": QWEN_TARGETS if train["model"] == QWEN and not pilot else [],
                      "_before": [p["sql"] for p in before["preds"]],
                      "_after": [p["sql"] for p in after["preds"]]})
     return rows
@@ -298,8 +313,9 @@ def _alignments(rows: list[dict]) -> float:
     for r in rows:
         tgt = prof(f"gold:{r['target']}", _target_gold(r["target"]))
         n = r["_n_requested"]
-        train = prof(f"train:{r['train']}:{r['seed']}:{n}:{len(r['_exclude'])}",
-                     _train_sample(r["train"], r["seed"], n, r["_exclude"]))
+        train = prof(f"train:{r['model']}:{r['train']}:{r['seed']}:{n}:{'label' in r}",
+                     _trained_sql(r["model"], r["train"], r["seed"], n, "label" in r,
+                                  r["n_train"]))
         pre = prof(f"pre:{r['model']}:{r['target']}:{n}", r["_before"])
         post = prof(f"post:{r['model']}:{r['train']}:{r['seed']}:{r['target']}:{n}", r["_after"])
         r["_kl"] = {k: metrics.kl(space.counts(p), space.counts(tgt))

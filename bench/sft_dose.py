@@ -156,7 +156,10 @@ def summarize() -> dict:
            "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
                        "platform": platform.platform(), "load_avg": os.getloadavg()},
            "command": "python bench/sft_dose.py"}
-    RESULT.write_text(json.dumps(out, indent=2))
+    old = json.loads(RESULT.read_text()) if RESULT.exists() else {}
+    if {k: v for k, v in old.items() if k != "machine"} != {k: v for k, v in out.items()
+                                                           if k != "machine"}:
+        RESULT.write_text(json.dumps(out, indent=2))  # the load of the run that changed it
     return out
 
 

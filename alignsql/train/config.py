@@ -78,6 +78,11 @@ class SFTConfig:
     """Dataset specs you evaluate on: a training example whose question appears in one of them
     (lower-cased, punctuation removed) is left out before sampling, and counted in data.json
     (Spider's training set holds 113 of geography:test's questions word for word)."""
+    refill: bool = False
+    """With train_size: each example left out as longer than max_length is replaced by a
+    further one of the same spec (seeded, never one already drawn) until the spec has its size
+    or runs out, so long-SQL sets (ATIS) still train on train_size examples; the long ones
+    stay counted in data.json, beside `refilled`. Off: a size counts examples drawn."""
     val_fraction: float = 0.05
     """Held-out share of the training examples, for validation loss."""
     method: str = "lora"
@@ -194,6 +199,8 @@ class SFTConfig:
             raise AlignSQLError("train_size needs one number per train spec")
         if self.mix and (len(self.mix) != len(self.train) or not self.n_train):
             raise AlignSQLError("mix needs one weight per train spec, and n_train")
+        if self.refill and not self.train_size:
+            raise AlignSQLError("refill needs train_size (the number of examples to fill to)")
         at_least(self, batch_size=1, grad_accum=1, lora_r=1, lora_alpha=1e-12,
                  learning_rate=1e-12, epochs=1e-9, logging_steps=1, save_steps=1, eval_steps=1,
                  eval_limit=1, eval_batch_size=1, group_size=1, weight_decay=0)

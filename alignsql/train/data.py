@@ -26,6 +26,8 @@ class TrainingData:
     """Prompts whose schema lost sample values or tables to fit max_length."""
     question_keys: set[str] = field(default_factory=set)
     """Keys of the training questions (alignsql.data.overlap), to count an eval set's overlap."""
+    refilled: int = 0
+    """Examples drawn to replace over-long ones (``refill``)."""
 
 
 def _per_source_counts(specs: list[str], sizes: list[int], mix: list[float],
@@ -47,21 +49,32 @@ def gather(specs: list[str], sizes: list[int], mix: list[float], n_train: int | 
     is added to ``skipped``."""
     out: list[tuple[Example, Dataset]] = []
     for spec, n in zip(specs, _per_source_counts(specs, sizes, mix, n_train)):
-        ds = registry.load(spec, root)
-        rows = list(range(len(ds.examples)))
-        if exclude:
-            leaked = set(shared(ds.examples, exclude))
-            rows = [r for r in rows if r not in leaked]
-            if skipped is not None and leaked:
-                skipped[f"{spec}: ineligible, question in an excluded set"] += len(leaked)
-        if n is not None and n < len(rows):
-            rows = sorted(random.Random(f"{seed}:{spec}").sample(rows, n))
-        elif n is not None and n > len(ds.examples):
-            raise AlignSQLError(f"{spec} has {len(ds.examples)} examples, fewer than the {n} "
-                                f"asked for")
-        # else all rows: any shortfall is the excluded examples, counted in ``skipped``
+        ds, rows, _ = sample_spec(spec, n, seed, root, exclude, skipped)
         out.extend((ds.examples[r], ds) for r in rows)
     return out
+
+
+def sample_spec(spec: str, n: int | None, seed: int, root: str | None,
+                exclude: set[str] | None = None, skipped: Counter | None = None
+                ) -> tuple[Dataset, list[int], list[int]]:
+    """One spec's seeded sample of ``n`` clean rows (all when ``n`` is None or covers them)
+    and the clean rows left over, in index order."""
+    ds = registry.load(spec, root)
+    rows = list(range(len(ds.examples)))
+    if exclude:
+        leaked = set(shared(ds.examples, exclude))
+        rows = [r for r in rows if r not in leaked]
+        if skipped is not None and leaked:
+            skipped[f"{spec}: ineligible, question in an excluded set"] += len(leaked)
+    if n is not None and n < len(rows):
+        chosen = sorted(random.Random(f"{seed}:{spec}").sample(rows, n))
+        taken = set(chosen)
+        return ds, chosen, [r for r in rows if r not in taken]
+    if n is not None and n > len(ds.examples):
+        raise AlignSQLError(f"{spec} has {len(ds.examples)} examples, fewer than the {n} "
+                            f"asked for")
+    # else all rows: any shortfall is the excluded examples, counted in ``skipped``
+    return ds, rows, []
 
 
 def records(pairs: list[tuple[Example, Dataset]], tokenizer, max_prompt_tokens: int,
@@ -101,14 +114,52 @@ def tokenize(recs: list[dict], tokenizer, max_length: int, skipped: Counter,
     return out
 
 
+def _fit(pairs: list[tuple[Example, Dataset]], cfg, tokenizer,
+         skipped: Counter) -> tuple[list[dict], int]:
+    """The records of ``pairs`` that fit ``max_length`` and how many prompts were shrunk."""
+    recs, shrunk = records(pairs, tokenizer, cfg.prompt_budget, cfg.sample_values, skipped)
+    return tokenize(recs, tokenizer, cfg.max_length, skipped), shrunk
+
+
+def _refilled(spec: str, n: int, cfg, tokenizer, exclude: set[str] | None,
+              skipped: Counter) -> tuple[list, list[dict], int, int]:
+    """One spec's sample with every over-long example replaced by a further one (seeded order,
+    never one already drawn) until ``n`` fit or the spec runs out; the long ones stay counted.
+    Returns the examples drawn, the records kept, prompts shrunk and examples drawn as
+    replacements."""
+    ds, rows, rest = sample_spec(spec, n, cfg.seed, cfg.data_root, exclude, skipped)
+    pairs = [(ds.examples[r], ds) for r in rows]
+    recs, shrunk = _fit(pairs, cfg, tokenizer, skipped)
+    random.Random(f"{cfg.seed}:{spec}:refill").shuffle(rest)
+    drawn = 0
+    while len(recs) < n and drawn < len(rest):
+        more = [(ds.examples[r], ds) for r in rest[drawn:drawn + n - len(recs)]]
+        drawn += len(more)
+        more_recs, more_shrunk = _fit(more, cfg, tokenizer, skipped)
+        pairs, recs, shrunk = pairs + more, recs + more_recs, shrunk + more_shrunk
+    return pairs, recs, shrunk, drawn
+
+
+def _examples(cfg, tokenizer, exclude: set[str] | None,
+              skipped: Counter) -> tuple[list, list[dict], int, int]:
+    """Every spec's sample (refilled when ``cfg.refill``), its fitting records, prompts shrunk
+    and replacements drawn."""
+    if not cfg.refill:
+        pairs = gather(cfg.train, cfg.train_size, cfg.mix, cfg.n_train, cfg.seed, cfg.data_root,
+                       exclude, skipped)
+        return (pairs, *_fit(pairs, cfg, tokenizer, skipped), 0)
+    pairs, recs, shrunk, drawn = [], [], 0, 0
+    for spec, n in zip(cfg.train, cfg.train_size):
+        p, r, s, d = _refilled(spec, n, cfg, tokenizer, exclude, skipped)
+        pairs, recs, shrunk, drawn = pairs + p, recs + r, shrunk + s, drawn + d
+    return pairs, recs, shrunk, drawn
+
+
 def build_training_data(cfg, tokenizer) -> TrainingData:
     skipped: Counter = Counter()
     exclude = exclusion_keys(cfg.exclude, cfg.data_root) if cfg.exclude else None
-    pairs = gather(cfg.train, cfg.train_size, cfg.mix, cfg.n_train, cfg.seed, cfg.data_root,
-                   exclude, skipped)
+    pairs, recs, shrunk, drawn = _examples(cfg, tokenizer, exclude, skipped)
     sources = dict(Counter(f"{ex.source}:{ex.split}" for ex, _ in pairs))
-    recs, shrunk = records(pairs, tokenizer, cfg.prompt_budget, cfg.sample_values, skipped)
-    recs = tokenize(recs, tokenizer, cfg.max_length, skipped)
     if not recs:
         raise AlignSQLError(f"no training example fits max_length={cfg.max_length} "
                             f"({dict(skipped)}): raise max_length")
@@ -117,4 +168,4 @@ def build_training_data(cfg, tokenizer) -> TrainingData:
     if cfg.val_fraction and n_val == 0 and len(recs) > 1:
         n_val = 1
     return TrainingData(recs[n_val:], recs[:n_val], sources, skipped, shrunk,
-                        question_keys([ex for ex, _ in pairs]))
+                        question_keys([ex for ex, _ in pairs]), drawn)

@@ -123,7 +123,8 @@ def setup(cfg: SFTConfig, resume: bool):
     if is_main():
         write_json(out / "data.json", {"sources": data.sources, "n_train": len(data.train),
                                        "n_val": len(data.val), "skipped": dict(data.skipped),
-                                       "prompts_shrunk_to_fit": data.shrunk})
+                                       "prompts_shrunk_to_fit": data.shrunk,
+                                       "refilled": data.refilled})
     return out, lm, data
 
 
