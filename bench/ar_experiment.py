@@ -304,20 +304,21 @@ def _alignments(rows: list[dict]) -> float:
     space = NgramSpace(15)
     cache: dict[str, object] = {}
 
-    def prof(key: str, sqls: list[str]):
+    def prof(key: str, sqls):  # sqls: a function, called once per key (a rebuild is slow)
         if key not in cache:
-            cache[key] = _profile(key, sqls)
+            cache[key] = _profile(key, sqls())
             space.add(cache[key])
         return cache[key]
     kls = []
     for r in rows:
-        tgt = prof(f"gold:{r['target']}", _target_gold(r["target"]))
+        tgt = prof(f"gold:{r['target']}", lambda: _target_gold(r["target"]))
         n = r["_n_requested"]
         train = prof(f"train:{r['model']}:{r['train']}:{r['seed']}:{n}:{'label' in r}",
-                     _trained_sql(r["model"], r["train"], r["seed"], n, "label" in r,
-                                  r["n_train"]))
-        pre = prof(f"pre:{r['model']}:{r['target']}:{n}", r["_before"])
-        post = prof(f"post:{r['model']}:{r['train']}:{r['seed']}:{r['target']}:{n}", r["_after"])
+                     lambda: _trained_sql(r["model"], r["train"], r["seed"], n, "label" in r,
+                                          r["n_train"]))
+        pre = prof(f"pre:{r['model']}:{r['target']}:{n}", lambda: r["_before"])
+        post = prof(f"post:{r['model']}:{r['train']}:{r['seed']}:{r['target']}:{n}",
+                    lambda: r["_after"])
         r["_kl"] = {k: metrics.kl(space.counts(p), space.counts(tgt))
                     for k, p in (("train", train), ("preds", pre), ("after", post))}
         # the other direction, KL(target || set): does it rank the gains better?
