@@ -311,14 +311,14 @@ def _alignments(rows: list[dict]) -> float:
         return cache[key]
     kls = []
     for r in rows:
-        tgt = prof(f"gold:{r['target']}", lambda: _target_gold(r["target"]))
+        tgt = prof(f"gold:{r['target']}", lambda r=r: _target_gold(r["target"]))
         n = r["_n_requested"]
         train = prof(f"train:{r['model']}:{r['train']}:{r['seed']}:{n}:{'label' in r}",
-                     lambda: _trained_sql(r["model"], r["train"], r["seed"], n, "label" in r,
-                                          r["n_train"]))
-        pre = prof(f"pre:{r['model']}:{r['target']}:{n}", lambda: r["_before"])
+                     lambda r=r, n=n: _trained_sql(r["model"], r["train"], r["seed"], n,
+                                                  "label" in r, r["n_train"]))
+        pre = prof(f"pre:{r['model']}:{r['target']}:{n}", lambda r=r: r["_before"])
         post = prof(f"post:{r['model']}:{r['train']}:{r['seed']}:{r['target']}:{n}",
-                    lambda: r["_after"])
+                    lambda r=r: r["_after"])
         r["_kl"] = {k: metrics.kl(space.counts(p), space.counts(tgt))
                     for k, p in (("train", train), ("preds", pre), ("after", post))}
         # the other direction, KL(target || set): does it rank the gains better?
