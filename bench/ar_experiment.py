@@ -339,13 +339,17 @@ def _alignments(rows: list[dict]) -> float:
 
 def by_model(rows: list[dict]) -> dict:
     """Per model (pilot and second-seed rows left out): sign agreement and Spearman of AR
-    with the gain, each with a bootstrap interval over pairs; Spearman of OVLP and of the
+    with the gain, each with a bootstrap interval over pairs; sign agreement on the pairs
+    whose gain is significant (McNemar p < 0.05); Spearman of OVLP and of the
     reverse-direction AR for comparison."""
     from alignsql.align import gains as G
     out = {}
     for model in sorted({r["model"] for r in rows}):
         mine = [r for r in rows if r["model"] == model and r["seed"] == SEED and "label" not in r]
         out[model] = G.summary(mine)
+        # a gain inside noise has no trustworthy sign: agreement on the significant ones too
+        sig = [r for r in mine if r["p_value"] < 0.05]
+        out[model].update(n_significant=len(sig), sign_agreement_significant=G.sign_agreement(sig))
         for name, key in (("spearman_ovlp", "ovlp"), ("spearman_reverse", "ar_reverse")):
             out[model][name] = G.rank_correlation(mine, key)
             out[model][name + "_ci"] = G.pair_bootstrap(
