@@ -109,7 +109,8 @@ def load_yaml(cls: type[C], path: str | Path, overrides: list[str] = ()) -> C:
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except UnicodeDecodeError as exc:
-        raise AlignSQLError(f"{path}: not UTF-8 text (byte {exc.start}); save it as UTF-8") from None
+        raise AlignSQLError(f"{path}: not UTF-8 text (byte {exc.start}); "
+                            "save it as UTF-8") from None
     except yaml.YAMLError as exc:
         raise AlignSQLError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
     if not isinstance(data, dict):

@@ -32,7 +32,9 @@ class CompareOptions:
 
 
 def _divergence(p: np.ndarray, q: np.ndarray, opts: CompareOptions) -> float:
-    return metrics.kl(p, q, opts.eps) if opts.direction == "source-target" else metrics.kl(q, p, opts.eps)
+    if opts.direction == "source-target":
+        return metrics.kl(p, q, opts.eps)
+    return metrics.kl(q, p, opts.eps)
 
 
 def pair_rows(sources: dict[str, Profile], targets: dict[str, Profile],

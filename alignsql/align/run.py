@@ -55,7 +55,8 @@ class AlignConfig:
 
     def __post_init__(self) -> None:
         if self.direction not in ("source-target", "target-source"):
-            raise AlignSQLError(f"direction must be source-target or target-source, not {self.direction!r}")
+            raise AlignSQLError(f"direction must be source-target or target-source, "
+                                f"not {self.direction!r}")
         if self.kl_scale_mode not in ("reference", "report"):
             raise AlignSQLError(f"kl_scale_mode (--kl-scale-mode) must be reference or report, "
                                 f"not {self.kl_scale_mode!r}")

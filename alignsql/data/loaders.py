@@ -117,7 +117,8 @@ def load_bird(root: Path, split: str) -> Dataset:
     ds.examples = _examples(read_json(data), data, "bird", split, "SQL", ds.skipped,
                             id_key="question_id")
     ds.schemas = _schemas(tables)
-    ds.db_paths = _sqlite_paths(dbs, ds.schemas)  # BIRD databases are absent here; users may have them
+    # BIRD databases are absent here; users may have them
+    ds.db_paths = _sqlite_paths(dbs, ds.schemas)
     return ds
 
 

@@ -59,7 +59,8 @@ def merge_schema(ds: Dataset, dbs: list[str], mapping: dict[str, dict[str, str]]
     return merged
 
 
-def build_sqlite(ds: Dataset, dbs: list[str], mapping: dict[str, dict[str, str]], out: Path) -> Path:
+def build_sqlite(ds: Dataset, dbs: list[str], mapping: dict[str, dict[str, str]],
+                 out: Path) -> Path:
     """One SQLite file holding every table under its merged name (sources opened read-only)."""
     if out.exists():
         return out

@@ -86,7 +86,8 @@ def load(spec: str, root: str | Path | None = None) -> Dataset:
         return loaders.load_file(path)
     base = data_root(root)
     if not (base / DATASETS[name].marker).exists():
-        raise AlignSQLError(f"dataset {name} not found under {base} (missing {DATASETS[name].marker})")
+        raise AlignSQLError(f"dataset {name} not found under {base} "
+                            f"(missing {DATASETS[name].marker})")
     ds = DATASETS[name].load(base, split)
     ds.name = f"{name}:{split}"
     return ds

@@ -198,7 +198,8 @@ def run(cfg: LRSQLConfig, resume: bool = False, ds: Dataset | None = None,
         raise AlignSQLError(f"no link sample fits {cfg.slice_tokens} tokens: raise slice_tokens "
                             f"or reserve")
     links, left_out = balance_none(links, cfg.none_per_positive, cfg.seed)
-    skipped[f"link: 'none' samples left out (none_per_positive={cfg.none_per_positive})"] += left_out
+    key = f"link: 'none' samples left out (none_per_positive={cfg.none_per_positive})"
+    skipped[key] += left_out
     link_model = train_stage(cfg, "link", links, cfg.slice_tokens, resume)
     linked_train = linked_training_set(out, link_model, train_q, merged, slicing, cfg, log)
     sqlgen = sqlgen_records(train_q, merged.schema, linked_train, tok,

@@ -225,7 +225,8 @@ def _add_tensors(writer, model: Path, hf_cfg, arch: str, quant: str) -> int:
     return count
 
 
-def export_gguf(source: str, cfg: ExportConfig, log: Callable[[str], None] = lambda _: None) -> dict:
+def export_gguf(source: str, cfg: ExportConfig,
+                log: Callable[[str], None] = lambda _: None) -> dict:
     """Write ``source`` (a run, a model directory or a registry name) as one GGUF; returns
     what was written."""
     import gguf

@@ -89,7 +89,8 @@ def load(name_or_path: str, dtype: str = "bf16", device: str = "auto",
         tok = AutoTokenizer.from_pretrained(source)
         model = AutoModelForCausalLM.from_pretrained(source, dtype=_torch_dtype(dtype), **extra)
     except OSError as exc:
-        raise AlignSQLError(f"cannot load model {name_or_path!r}: {str(exc).splitlines()[0]}") from None
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise AlignSQLError(f"cannot load model {name_or_path!r}: {first}") from None
     prepare_tokenizer(tok)
     if not quantize_4bit:
         model.to(dev)

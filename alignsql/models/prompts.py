@@ -76,7 +76,8 @@ def question_block(ex: Example, opts: PromptOptions) -> str:
     return f"{evidence}Question: {ex.question}\nWrite one SQLite query that answers the question."
 
 
-def user_message(ex: Example, schema_text: str, shots: Sequence[Example], opts: PromptOptions) -> str:
+def user_message(ex: Example, schema_text: str, shots: Sequence[Example],
+                 opts: PromptOptions) -> str:
     parts = [f"Database schema:\n{schema_text}"]
     if shots:
         parts.append("Examples:\n" + "\n".join(f"Q: {s.question}\nSQL: {s.sql}" for s in shots))

@@ -62,7 +62,8 @@ def tokenize(sql: str, dialect_name: str = "sqlite") -> list[Token]:
     return _tokenizer(dialect_name).tokenize(sql)
 
 
-def parse_tokens(sql: str, tokens: list[Token], dialect_name: str = "sqlite") -> exp.Expression | None:
+def parse_tokens(sql: str, tokens: list[Token],
+                 dialect_name: str = "sqlite") -> exp.Expression | None:
     """The first statement's tree, or None when sqlglot cannot parse it: a parse error, or
     sqlglot's ``Command`` fallback (e.g. T-SQL ``DECLARE``), which keeps the raw text as one
     opaque node instead of a tree (its names would stay in the template)."""

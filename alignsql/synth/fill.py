@@ -65,7 +65,8 @@ def _assign_tables(tt: TypedTemplate, schema: Schema, rng: random.Random) -> tup
             a, b, ta, tb = b, a, tb, ta
         if ta not in assigned:
             raise FillError("join shape not connected")
-        options = [e for e in edges.get(assigned[ta], []) if tb not in assigned or e[0] == assigned[tb]]
+        options = [e for e in edges.get(assigned[ta], [])
+                   if tb not in assigned or e[0] == assigned[tb]]
         if not options:
             raise FillError("no foreign-key path for the join shape")
         other, mine, theirs = rng.choice(options)

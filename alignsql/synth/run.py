@@ -243,7 +243,8 @@ def sql2text_writer(cfg: SynthConfig, out: Path, log):
     merged = out / "sql2text" / "merged"
     if not merged.exists():
         ds = registry.load(cfg.templates_from, cfg.data_root)
-        rows = [e for e in ds.examples if e.db_id in ds.schemas and e.question][:cfg.sql2text_train_size]
+        rows = [e for e in ds.examples
+                if e.db_id in ds.schemas and e.question][:cfg.sql2text_train_size]
         sft = SFTConfig(name="sql2text", output_dir=str(out), model=cfg.sql2text_model,
                         method="lora", max_steps=max(len(rows) // 4, 1), max_length=1024,
                         seed=cfg.seed, merge=True)

@@ -70,7 +70,8 @@ def _roles(schema: Schema) -> dict[tuple[str, str], str]:
     return roles
 
 
-def _resolve(col: exp.Column, aliases: dict[str, int], tables: list[str], schema: Schema) -> int | None:
+def _resolve(col: exp.Column, aliases: dict[str, int], tables: list[str],
+             schema: Schema) -> int | None:
     """Table slot of a column: its qualifier, else the first table of the query that has it."""
     if col.table:
         return aliases.get(col.table.lower())

@@ -207,7 +207,8 @@ class SFTConfig:
         within(self, val_fraction=(0, 0.5), warmup_ratio=(0, 1), lora_dropout=(0, 1))
         if self.max_length < 64:
             raise AlignSQLError("max_length must be at least 64")
-        if self.max_prompt_tokens is not None and not 32 <= self.max_prompt_tokens < self.max_length:
+        budget = self.max_prompt_tokens
+        if budget is not None and not 32 <= budget < self.max_length:
             raise AlignSQLError("max_prompt_tokens must be at least 32 and below max_length")
         if self.group_size < 1:
             raise AlignSQLError("group_size must be at least 1")

@@ -29,21 +29,33 @@ def _data(spec: str, tokenizer, n: int, refill: bool, seed: int = 0):
     return build_training_data(cfg, tokenizer)
 
 
-def test_refill_replaces_long_examples_until_the_size_is_met(tmp_path, tokenizer) -> None:
+def test_refill_replaces_long_examples_until_the_size_is_met(tmp_path, tokenizer,
+                                                           monkeypatch) -> None:
     """10 examples, q0-q5 too long for 256 tokens, q6-q9 short; a sample of 4. Without refill
     only the short ones of the sample train (4 - long ones drawn). With refill every long one
     drawn is replaced until 4 fit: exactly the 4 short questions, whatever the seed; the long
-    ones drawn stay counted, and ``refilled`` counts the replacement draws (drawn = 4 + long)."""
-    spec = _file(tmp_path, [(f"q{i}", LONG if i < 6 else f"SELECT a{i} FROM t")
-                            for i in range(10)])
+    ones drawn stay counted, and ``refilled`` counts the replacement draws (drawn = 4 + long).
+    The sample is seeded with the spec's text, so the file is named relative to the working
+    directory (tmp_path's name changes from run to run, and with it the samples)."""
+    _file(tmp_path, [(f"q{i}", LONG if i < 6 else f"SELECT a{i} FROM t") for i in range(10)])
+    monkeypatch.chdir(tmp_path)
+    spec = "file:d.jsonl"
     key = "example: prompt + completion longer than max_length=256"
+    long_drawn = 0
     for seed in range(5):
-        plain = _data(spec, tokenizer, 4, refill=False, seed=seed)
-        assert len(plain.train) + plain.skipped[key] == 4
+        try:
+            plain = _data(spec, tokenizer, 4, refill=False, seed=seed)
+            fit = len(plain.train)
+            assert fit + plain.skipped[key] == 4
+        except AlignSQLError as exc:  # all 4 drawn were long: without refill nothing trains
+            assert "no training example fits" in str(exc)
+            fit = 0
+        long_drawn += 4 - fit
         full = _data(spec, tokenizer, 4, refill=True, seed=seed)
         got = sorted(r["completion"].partition("\n")[0].strip() for r in full.train)
         assert got == [f"SELECT a{i} FROM t" for i in range(6, 10)], got
         assert full.refilled == full.skipped[key] and sum(full.sources.values()) == 4 + full.refilled
+    assert long_drawn > 0  # the plain samples did draw long ones: refill had work to do
 
 
 def test_refill_stops_when_the_set_runs_out(tmp_path, tokenizer) -> None:
