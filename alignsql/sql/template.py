@@ -50,7 +50,8 @@ def check_dialect(name: str) -> None:
         dialect(name)
     except ValueError:
         raise AlignSQLError(f"unknown SQL dialect {name!r} (--dialect): use sqlite, postgres, "
-                            f"mysql, tsql, bigquery, snowflake or another sqlglot dialect") from None
+                            "mysql, tsql, bigquery, snowflake or another sqlglot "
+                            "dialect") from None
 
 
 @lru_cache(maxsize=None)

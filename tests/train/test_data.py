@@ -54,7 +54,8 @@ def test_refill_replaces_long_examples_until_the_size_is_met(tmp_path, tokenizer
         full = _data(spec, tokenizer, 4, refill=True, seed=seed)
         got = sorted(r["completion"].partition("\n")[0].strip() for r in full.train)
         assert got == [f"SELECT a{i} FROM t" for i in range(6, 10)], got
-        assert full.refilled == full.skipped[key] and sum(full.sources.values()) == 4 + full.refilled
+        assert full.refilled == full.skipped[key]
+        assert sum(full.sources.values()) == 4 + full.refilled
     assert long_drawn > 0  # the plain samples did draw long ones: refill had work to do
 
 
