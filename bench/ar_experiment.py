@@ -366,7 +366,6 @@ def summarize() -> None:
         return
     scale = _alignments(rows)
     main_rows = [r for r in rows if r["seed"] == SEED and "label" not in r]
-    gains = [r["gain"] for r in main_rows]
     pairs = [{k: v for k, v in r.items() if not k.startswith("_")} for r in rows]
     expected = sum(len(sets) * len(tgts) for _, sets, tgts in MODELS.values())
     result = {"complete": len(main_rows) >= expected, "expected_pairs": expected,
@@ -381,7 +380,7 @@ def summarize() -> None:
               "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
               "command": "python bench/ar_experiment.py"}
     (ROOT / "bench" / "results" / "ar_experiment.json").write_text(json.dumps(result, indent=2))
-    _plot(main_rows, gains)
+    _plot(main_rows)
     print(json.dumps({k: result[k] for k in ("n_pairs", "sign_agreement", "spearman",
                                              "summary_by_model")}))
     print("\n".join(table(pairs)))
@@ -404,33 +403,55 @@ def table(pairs: list[dict]) -> list[str]:
     return lines
 
 
-def _plot(rows: list[dict], gains: list[float]) -> None:
+def _short(train: str) -> str:
+    name = train.split("/")[-1].removesuffix(":train")
+    return next((k for k in ("select", "synth") if name.startswith(k)), name)
+
+
+def _plot(rows: list[dict]) -> None:
+    """AR against the EX gain with its paired 95% interval, one panel per model."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    fig, ax = plt.subplots(figsize=(6, 4))
-    for r, g in zip(rows, gains):
-        ax.scatter(r["ar"], g * 100, color="#0d7377" if r["model"].startswith("smol") else "#b45309")
-        ax.annotate(f"{r['train'].split('/')[-1][:14]}→{r['target'].split(':')[0]}",
-                    (r["ar"], g * 100), fontsize=7, xytext=(3, 3), textcoords="offset points")
-    ax.margins(x=0.25, y=0.2)
-    ax.axvline(1, color="#999", lw=0.8)
-    ax.axhline(0, color="#999", lw=0.8)
-    ax.set_xlabel("Alignment Ratio (AR)")
-    ax.set_ylabel("EX gain from SFT (points)")
-    ax.set_title("AR vs EX gain (teal: SmolLM2-135M, amber: Qwen2.5-Coder-0.5B)", fontsize=9)
+    models = sorted({r["model"] for r in rows}, key=lambda m: m.startswith("smol"))
+    fig, axes = plt.subplots(1, len(models), figsize=(5.5 * len(models), 4.5), squeeze=False)
+    for ax, model in zip(axes[0], models):
+        mine = [r for r in rows if r["model"] == model]
+        color = "#0d7377" if model.startswith("smol") else "#b45309"
+        for r in mine:
+            lo, hi = (100 * v for v in r["gain_ci"])
+            g = 100 * r["gain"]
+            ax.errorbar(r["ar"], g, yerr=[[g - lo], [hi - g]], fmt="o", color=color,
+                        ecolor=color, alpha=0.8, capsize=2, ms=5)
+            ax.annotate(f"{_short(r['train'])}→{r['target'].split(':')[0]}", (r["ar"], g),
+                        fontsize=6.5, xytext=(4, 2), textcoords="offset points")
+        ax.axvline(1, color="#999", lw=0.8)
+        ax.axhline(0, color="#999", lw=0.8)
+        ax.margins(x=0.2, y=0.1)
+        ax.set_xlabel("Alignment Ratio (AR)")
+        ax.set_ylabel("EX gain from SFT (points, 95% CI)")
+        ax.set_title(f"{model}: {len(mine)} pairs", fontsize=9)
     fig.tight_layout()
     fig.savefig(ROOT / "docs" / "ar_scatter.png", dpi=120)
+
+
+def plot_from_results() -> None:
+    """The plot again from bench/results/ar_experiment.json (no rescoring)."""
+    result = json.loads((ROOT / "bench" / "results" / "ar_experiment.json").read_text())
+    _plot([p for p in result["pairs"] if p["seed"] == SEED and "label" not in p])
 
 
 if __name__ == "__main__":
     ap = argparse.ArgumentParser()
     ap.add_argument("--summarize", action="store_true")
+    ap.add_argument("--plot", action="store_true", help="redraw docs/ar_scatter.png from the JSON")
     ap.add_argument("--core-only", action="store_true",
                     help="SmolLM2's first 9 jobs (four training sets on both targets, a seed)")
     ap.add_argument("--model", choices=list(MODELS), help="only this model's jobs")
     args = ap.parse_args()
-    if args.summarize:
+    if args.plot:
+        plot_from_results()
+    elif args.summarize:
         summarize()
     else:
         main(args.core_only, args.model)
