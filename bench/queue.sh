@@ -9,7 +9,9 @@ cd "$(dirname "$0")/.."
 PY=.venv/bin/python
 step() {
     echo "$(date +%T) start: $*  (load $(cut -d' ' -f1-3 /proc/loadavg))"
-    if "$PY" "$@"; then echo "$(date +%T) done: $*"; else echo "$(date +%T) FAILED ($?): $*"; fi
+    "$PY" "$@"
+    local rc=$?  # before any $(...) below resets it
+    if [ $rc -eq 0 ]; then echo "$(date +%T) done: $*"; else echo "$(date +%T) FAILED ($rc): $*"; fi
 }
 step bench/sft_dose.py                                   # 15: SFT dose-response
 step bench/ar_experiment.py --model qwen2.5-coder-0.5b   # 15: AR at scale
