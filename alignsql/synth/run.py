@@ -324,7 +324,7 @@ def validate(cfg: SynthConfig, model: str, val: Path, out: Path) -> tuple[float,
 
 def run_round(cfg: SynthConfig, r: int, ctx: dict, log) -> dict:
     out, pool = ctx["out"], ctx["pool"]
-    clock = _Clock()
+    clock = _Clock(out / f"round{r}_seconds.json")
     w = weights(pool, resolved_mode(cfg), ctx["target"], ctx["failures"], cfg.failure_boost)
     pairs, filters = clock("sql", candidates, cfg, r, pool, w, ctx["dbs"], out)
     log(f"round {r}: {len(pairs)} verified queries ({filters['attempts']} candidates)")
@@ -347,17 +347,20 @@ def run_round(cfg: SynthConfig, r: int, ctx: dict, log) -> dict:
 
 
 class _Clock:
-    """Wall time per phase (a resumed phase counts only its own remaining work)."""
+    """Wall time per phase, kept in ``path`` after each phase so that a killed round, resumed,
+    adds the finished phases' time to what it redoes (a phase killed midway loses the time it
+    had spent; its kept output is then done faster, so its rate reads high)."""
 
-    def __init__(self) -> None:
-        self.seconds: dict[str, float] = {}
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.seconds: dict[str, float] = json.loads(path.read_text()) if path.exists() else {}
 
     def __call__(self, name: str, fn, *args):
         start = time.perf_counter()
-        try:
-            return fn(*args)
-        finally:
-            self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - start
+        result = fn(*args)
+        self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - start
+        self.path.write_text(json.dumps(self.seconds))
+        return result
 
 
 def _target_profile(cfg: SynthConfig):

@@ -102,3 +102,18 @@ def test_bad_config_is_one_clear_error(tmp_path) -> None:
     with pytest.raises(AlignSQLError, match="not found"):
         run_synth(SynthConfig(db=str(tmp_path / "nope.sqlite"), out=str(tmp_path / "o"),
                               templates_from=f"file:{tmp_path / 'x.jsonl'}"))
+
+
+def test_phase_time_survives_a_restart(tmp_path, monkeypatch) -> None:
+    """A round killed after its `sql` phase (5 s) and resumed, redoing it in 2 s (its output
+    kept), records 5 + 2 = 7 s, not the 2 s the second process alone measured; the rate
+    (pairs per minute) is computed from these seconds."""
+    from alignsql.synth import run as synth_run
+    ticks = iter([0.0, 5.0, 10.0, 12.0])
+    monkeypatch.setattr(synth_run.time, "perf_counter", lambda: next(ticks))
+    path = tmp_path / "round1_seconds.json"
+    assert synth_run._Clock(path)("sql", lambda: "pairs") == "pairs"
+    resumed = synth_run._Clock(path)
+    resumed("sql", lambda: "pairs")
+    assert resumed.seconds == {"sql": 7.0}
+    assert json.loads(path.read_text()) == {"sql": 7.0}
