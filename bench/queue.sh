@@ -18,5 +18,5 @@ step bench/ar_experiment.py --model qwen2.5-coder-0.5b   # 15: AR at scale
 step bench/lrsql_qwen.py                                 # 16: LR-SQL on Qwen
 step bench/synth_qwen.py                                 # 16: synthesis with Qwen
 step bench/ar_experiment.py --model qwen2.5-coder-0.5b   # 15: the synthetic set's pairs
-# (bench/selfplay_qwen.py --smoke, the plumbing run, passed in session 9; its output is deleted)
+# (bench/selfplay_qwen.py --smoke, the plumbing run, passed: bench/out/selfplay_smoke.log)
 step bench/selfplay_qwen.py                              # 16: self-play from one start
