@@ -20,6 +20,8 @@ Resumable: every piece is a subprocess writing its own summary, skipped when it 
     nohup python bench/lrsql_qwen.py > bench/out/lrsql_qwen.log 2>&1 &
     python bench/lrsql_qwen.py --partial       # summarize what has finished
     python bench/lrsql_qwen.py --smoke         # 8 + 4 questions, 2 steps, no probes: plumbing
+    python bench/lrsql_qwen.py --probes-only   # the memory probes alone, added to the committed
+                                               # systems (their run folders are gone)
 """
 from __future__ import annotations
 
@@ -137,12 +139,35 @@ def summary() -> dict:
     }
 
 
-def main(partial: bool, smoke: bool) -> None:
+def with_probes(committed: dict) -> dict:
+    """The committed result with the probes' memory: for a checkout whose run folders are gone
+    (the systems' per-question files lived in bench/out). The probes train on the base model
+    alone; without the trained run's linked_train.json the sqlgen probe uses gold tables."""
+    fresh = summary()
+    out = {**committed, **{k: fresh[k] for k in ("peak_mem_mb", "larger_lrsql_stage_vs_full",
+                                                 "probes", "machine")}}
+    out["complete"] = set(committed["systems"]) == {"full_schema_untuned", "sliced_untuned",
+                                                   "lrsql_trained"} and all(
+        fresh["probes"].values())
+    out["probes_command"] = "python bench/lrsql_qwen.py --probes-only"
+    return out
+
+
+def main(partial: bool, smoke: bool, probes_only: bool = False) -> None:
     global OUT
     if smoke:
         OUT = OUT.with_name("lrsql_qwen_smoke")
         EXTRA.extend(SMOKE)
     OUT.mkdir(parents=True, exist_ok=True)
+    if probes_only:
+        for stage, batch in PROBES:
+            probe(stage, batch)
+        path = ROOT / "bench" / "results" / "lrsql_qwen.json"
+        result = with_probes(json.loads(path.read_text()))
+        path.write_text(json.dumps(result, indent=2))
+        print(json.dumps({k: result[k] for k in ("complete", "peak_mem_mb",
+                                                 "larger_lrsql_stage_vs_full")}, indent=2))
+        return
     if not partial:
         if not (OUT / RUN / "baseline" / MODEL / "summary.json").exists():
             cli("baseline")
@@ -163,5 +188,7 @@ if __name__ == "__main__":
     ap = argparse.ArgumentParser()
     ap.add_argument("--partial", action="store_true", help="summarize finished runs only")
     ap.add_argument("--smoke", action="store_true", help="a tiny run of every step")
+    ap.add_argument("--probes-only", action="store_true",
+                    help="run the memory probes and add them to the committed result")
     a = ap.parse_args()
-    main(a.partial, a.smoke)
+    main(a.partial, a.smoke, a.probes_only)

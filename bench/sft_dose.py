@@ -12,6 +12,8 @@ kept); the untuned model runs first on every target, then each dose (smallest fi
 
     python bench/sft_dose.py            -> bench/results/sft_dose.json (complete: false until all)
     python bench/sft_dose.py --summarize
+    python bench/sft_dose.py --train 500  # one dose's model only (for the benchmarks that
+                                          # start from it), no evaluation
 """
 from __future__ import annotations
 
@@ -157,6 +159,8 @@ def summarize() -> dict:
                        "platform": platform.platform(), "load_avg": os.getloadavg()},
            "command": "python bench/sft_dose.py"}
     old = json.loads(RESULT.read_text()) if RESULT.exists() else {}
+    if old.get("complete") and not done:  # a checkout without bench/out: keep the result
+        return old
     if {k: v for k, v in old.items() if k != "machine"} != {k: v for k, v in out.items()
                                                            if k != "machine"}:
         RESULT.write_text(json.dumps(out, indent=2))  # the load of the run that changed it
@@ -166,8 +170,13 @@ def summarize() -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--summarize", action="store_true")
-    if parser.parse_args().summarize:
+    parser.add_argument("--train", type=int, metavar="DOSE", help="train one dose (0 = all)")
+    args = parser.parse_args()
+    if args.summarize:
         print(json.dumps(summarize(), indent=2))
+        return
+    if args.train is not None:
+        log(f"model: {train(args.train)}")
         return
     (OUT / "preds").mkdir(parents=True, exist_ok=True)
     for target in TARGETS:  # the baseline first: every dose is compared with it
