@@ -75,12 +75,16 @@ def part(name: str) -> Path:
     return PARTS / f"{name}.json"
 
 
+COMPUTED: list[str] = []  # the stages this process ran (none: the summary is up to date)
+
+
 def stage(name: str, fn, *args):
     """Run ``fn`` unless its part file exists; store its JSON result."""
     path = part(name)
     if path.exists():
         return json.loads(path.read_text())
     print(f"{time.strftime('%H:%M:%S')} {name}", flush=True)
+    COMPUTED.append(name)
     start = time.perf_counter()
     result = fn(*args)
     result["seconds"] = time.perf_counter() - start
@@ -218,7 +222,8 @@ def main(core_only: bool = False, model: str | None = None) -> None:
         t = trained(model_name, cfg_file, spec, run, seed)
         stage(f"after__{run}__{slug(target)}", evaluate, t["merged"], target,
               RUNS / f"after_{run}_{slug(target)}", prompt)
-    summarize()
+    if COMPUTED:  # else nothing changed since the last summary (it takes ~20 min here)
+        summarize()
 
 
 def _profile(name: str, sqls: list[str]):

@@ -14,7 +14,8 @@ memory reached so far (a lower bound of the peak).
 
 Run by bench/lrsql_bench.py. sqlgen uses the link model's tables for the training questions
 when OUT_DIR/lrsql_fk/linked_train.json exists (what the real stage trains on), else the gold
-tables alone (said in the result).
+tables plus as many other tables as its prompt budget holds (the longest samples the stage can
+meet; said in the result).
 """
 from __future__ import annotations
 
@@ -33,8 +34,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from alignsql import config
+from alignsql.data.merge import gold_tables
 from alignsql.lrsql.config import LRSQLConfig
-from alignsql.lrsql.data import link_records, sqlgen_records
+from alignsql.lrsql.data import link_records, sqlgen_records, sub_schema
 from alignsql.lrsql.run import prepare, train_stage
 from alignsql.models.loading import load_tokenizer
 from alignsql.models.prompts import PromptOptions, build, completion
@@ -70,25 +72,43 @@ def watchdog(path: Path, result: dict) -> None:
         time.sleep(0.2)
 
 
+def filled(ex, schema, tok, opts: PromptOptions) -> list[str]:
+    """The question's gold tables plus other tables, in schema order, while the SQL
+    generator's prompt stays within its budget: the longest sample a link model's picks can
+    give it (the peak memory of a batch-1 step grows with its length)."""
+    names = sorted(gold_tables(ex, schema) or set())
+    for table in schema.tables:
+        if table.name in names:
+            continue
+        if not build(ex, sub_schema(schema, [*names, table.name]), tok, opts).over_budget:
+            names.append(table.name)
+    return names
+
+
 def records(stage: str, cfg: LRSQLConfig, out: Path, tok) -> tuple[list[dict], int, str]:
     """The stage's training samples, its max length, and where the linked tables came from."""
     merged, train_q, _, slicing = prepare(cfg, None, tok)
     skipped: Counter = Counter()
     if stage == "full":
         opts = PromptOptions(sample_values=0, max_prompt_tokens=NO_LIMIT)
-        recs = [{"prompt": build(ex, merged.schema, tok, opts).text,
-                 "completion": completion(ex.sql)} for ex in train_q]
-        return recs, NO_LIMIT, ""
+        prompts = [(build(ex, merged.schema, tok, opts), ex) for ex in train_q]
+        recs = [{"prompt": p.text, "prefix": p.prefix, "completion": completion(ex.sql)}
+                for p, ex in prompts]
+        return tokenize(recs, tok, NO_LIMIT, skipped, "full"), NO_LIMIT, ""
     if stage == "link":
         recs = link_records(train_q, merged.schema, slicing, tok, skipped)
         return tokenize(recs, tok, cfg.slice_tokens, skipped, "link"), cfg.slice_tokens, ""
     linked_file = out / "lrsql_fk" / "linked_train.json"
     linked = json.loads(linked_file.read_text()) if linked_file.exists() else {}
+    opts = PromptOptions(sample_values=0, max_prompt_tokens=cfg.sqlgen_prompt_tokens)
     if linked:  # the questions the fk run trained its generator on
         train_q = [ex for ex in train_q if ex.id in linked]
-    opts = PromptOptions(sample_values=0, max_prompt_tokens=cfg.sqlgen_max_length - 160)
+        source = "link model"
+    else:  # no trained link model here: the longest samples the stage can meet instead
+        train_q = train_q[:cfg.batch_size * cfg.grad_accum * STEPS]
+        linked = {ex.id: filled(ex, merged.schema, tok, opts) for ex in train_q}
+        source = "gold tables plus other tables up to the prompt budget (the stage's cap)"
     recs = sqlgen_records(train_q, merged.schema, linked, tok, opts, skipped)
-    source = "link model" if linked else "gold tables only"
     return (tokenize(recs, tok, cfg.sqlgen_max_length, skipped, "sqlgen"), cfg.sqlgen_max_length,
             source)
 
@@ -103,7 +123,10 @@ def main(stage: str, out: Path, batch: int, release: bool, config_path: str = CO
     count = lambda r: len(tok(r["prompt"] + r["completion"], add_special_tokens=False)["input_ids"])
     lengths = sorted(((count(r), i) for i, r in enumerate(recs)), reverse=True)
     longest = [recs[i] for _, i in lengths[:cfg.batch_size * cfg.grad_accum * STEPS]]
-    max_length = min(max_length, lengths[0][0] + 1)
+    # (batch 1: no padding, so only the samples' own lengths set the memory; the sqlgen
+    # stage's max_length stays above its prompt budget, as the config requires)
+    floor = cfg.sqlgen_prompt_tokens + 1 if stage == "sqlgen" else 0
+    max_length = min(max_length, max(lengths[0][0] + 1, floor))
     result = {"stage": stage, "rss_before_training_mb": peak_rss_mb(), "n_samples": len(recs),
               "tokens_per_sample": sum(n for n, _ in lengths) / len(recs),
               "max_tokens": lengths[0][0], "probe_tokens_per_sample":
