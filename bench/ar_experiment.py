@@ -288,12 +288,29 @@ def _paired(target: str, before: dict, after: dict) -> dict:
     return {"gain": r["diff"], "gain_ci": r["ci"], "p_value": r["p_value"], "n_paired": len(ids)}
 
 
+def _restore(spec: str) -> None:
+    """A finished pair's training file made again when bench/out is gone (the summary rebuilds
+    what each run trained on from it): the select subset is seeded, so it comes out the same;
+    the synthetic set is written anew (its SQL is seeded, its questions and round trip are
+    generated: _trained_sql's count check says when it differs)."""
+    path = Path(spec.removeprefix("file:"))
+    if not spec.startswith("file:") or path.exists():
+        return
+    if path.parent == RUNS / "synth":
+        synth_set()
+    elif path.name.startswith("select_"):
+        remade = select_subset(SELECT_STEER[QWEN], TRAIN_SIZE[QWEN])
+        if remade != spec:
+            raise RuntimeError(f"{path}: not a subset this script makes ({remade})")
+
+
 def _rows() -> list[dict]:
     """One row per finished (model, train set, target, seed)."""
     rows = []
     for path in sorted(PARTS.glob("after__*.json")):
         run, target_slug = path.stem[len("after__"):].rsplit("__", 1)
         train = json.loads(part(f"train__{run}").read_text())
+        _restore(train["train"])
         target = next(t for t in ALL_TARGETS if slug(t) == target_slug)
         before = json.loads(part(f"before__{slug(train['model'], target)}").read_text())
         after = json.loads(path.read_text())
