@@ -423,7 +423,8 @@ def table(pairs: list[dict]) -> list[str]:
     for p in pairs:
         lo, hi = p["gain_ci"]
         model = p["model"] + (f" ({p['label']})" if p.get("label") else "")
-        lines.append(f"| {model} | {p['train'].split('/')[-1]} | {p['n_train']} | {p['target']} "
+        train = "/".join(p["train"].split("/")[-2 if "/synth/" in p["train"] else -1:])
+        lines.append(f"| {model} | {train} | {p['n_train']} | {p['target']} "
                      f"| {p['seed']} "
                      f"| {p['a_train']:.3f} | {p['a_preds']:.3f} | {p['ar']:.2f} "
                      f"| {p['ex_before']:.3f} | {p['ex_after']:.3f} "
@@ -433,6 +434,8 @@ def table(pairs: list[dict]) -> list[str]:
 
 
 def _short(train: str) -> str:
+    if "/synth/" in train:  # the synthetic set's file is round1.jsonl
+        return "synth"
     name = train.split("/")[-1].removesuffix(":train")
     return next((k for k in ("select", "synth") if name.startswith(k)), name)
 
