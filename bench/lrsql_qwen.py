@@ -22,6 +22,9 @@ Resumable: every piece is a subprocess writing its own summary, skipped when it 
     python bench/lrsql_qwen.py --smoke         # 8 + 4 questions, 2 steps, no probes: plumbing
     python bench/lrsql_qwen.py --probes-only   # the memory probes alone, added to the committed
                                                # systems (their run folders are gone)
+    python bench/lrsql_qwen.py --full-sft      # everything, plus full-schema SFT (the paper's
+                                               # baseline, bench/lrsql_full_sft.py) paired
+                                               # against the trained LR-SQL run
 """
 from __future__ import annotations
 
@@ -36,8 +39,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from alignsql.eval.significance import mean_interval, paired_bootstrap, paired_comparison  # noqa: E402
-from alignsql.eval.tables import question_scores  # noqa: E402
+from alignsql.eval.significance import mean_interval, paired_bootstrap, paired_comparison
+from alignsql.eval.tables import question_scores
 
 OUT = ROOT / "bench" / "out" / "lrsql_qwen"
 CONFIG = "configs/lrsql/qwen2.5-coder-0.5b_lora.yaml"
@@ -49,6 +52,7 @@ TABLE_KEYS = ("exact", "recall", "precision")
 
 SMOKE = ["n_train=8", "n_test=4", "max_steps=2"]
 EXTRA: list[str] = []  # SMOKE with --smoke
+FULL_SFT = False  # --full-sft: the trained full-schema baseline is part of the result
 
 
 def cli(*args: str) -> None:
@@ -109,8 +113,9 @@ def summary() -> dict:
     run = OUT / RUN
     folders = {"full_schema_untuned": run / "baseline" / MODEL / "full_schema",
                "sliced_untuned": run / "baseline" / MODEL / "sliced",
-               "lrsql_trained": run / "eval"}
+               "lrsql_trained": run / "eval", "full_schema_sft": run / "full_sft" / "eval"}
     rows = {name: per_question(f) for name, f in folders.items()}
+    wanted = [k for k in folders if FULL_SFT or k != "full_schema_sft"]
     probes = {f"{s}_b{b}": _read(OUT / f"probe_{s}_b{b}.json") for s, b in PROBES}
     peak = lambda s: (probes[f"{s}_b1"] or {}).get("peak_rss_mb")
     mem = {"full_schema_sft": peak("full"), "schema_link": peak("link"),
@@ -118,13 +123,18 @@ def summary() -> dict:
     base, trained = _read(run / "baseline" / MODEL / "summary.json"), _read(run / "summary.json")
     ref = rows["full_schema_untuned"]
     return {
-        "complete": all(rows.values()) and all(probes.values()),
+        "complete": all(rows[k] for k in wanted) and all(probes.values()),
         "model": MODEL,
         "n_tables": (trained or base or {}).get("n_tables"),
         "n_slices": (trained or {}).get("n_slices"),
         "systems": {k: system(v) for k, v in rows.items() if v},
         "vs_full_schema_untuned": {k: versus(ref, v) for k, v in rows.items()
                                    if v and ref and k != "full_schema_untuned"},
+        # the paper's EX claim: LR-SQL against fine-tuning with the whole schema
+        "vs_full_schema_sft": ({"lrsql_trained": versus(rows["full_schema_sft"],
+                                                        rows["lrsql_trained"])}
+                               if rows["full_schema_sft"] and rows["lrsql_trained"] else None),
+        "full_schema_sft_run": _read(run / "full_sft" / "summary.json"),
         "peak_mem_mb": mem,
         "larger_lrsql_stage_vs_full": (max(mem["schema_link"], mem["sql_generation"])
                                        / mem["full_schema_sft"] if all(mem.values()) else None),
@@ -153,8 +163,9 @@ def with_probes(committed: dict) -> dict:
     return out
 
 
-def main(partial: bool, smoke: bool, probes_only: bool = False) -> None:
-    global OUT
+def main(partial: bool, smoke: bool, probes_only: bool = False, full_sft: bool = False) -> None:
+    global OUT, FULL_SFT
+    FULL_SFT = full_sft
     if smoke:
         OUT = OUT.with_name("lrsql_qwen_smoke")
         EXTRA.extend(SMOKE)
@@ -175,6 +186,9 @@ def main(partial: bool, smoke: bool, probes_only: bool = False) -> None:
             cli("run", *(["--resume"] if (OUT / RUN).exists() else []))
         for stage, batch in [] if smoke else PROBES:
             probe(stage, batch)
+        if FULL_SFT:
+            subprocess.run([sys.executable, str(ROOT / "bench" / "lrsql_full_sft.py"), str(OUT),
+                            "--config", CONFIG, f"name={RUN}", *EXTRA], check=True, cwd=ROOT)
     result = summary()
     if smoke:  # plumbing, not a result
         print(json.dumps(result["systems"], indent=2))
@@ -190,5 +204,7 @@ if __name__ == "__main__":
     ap.add_argument("--smoke", action="store_true", help="a tiny run of every step")
     ap.add_argument("--probes-only", action="store_true",
                     help="run the memory probes and add them to the committed result")
+    ap.add_argument("--full-sft", action="store_true",
+                    help="also train and score full-schema SFT, paired with LR-SQL")
     a = ap.parse_args()
-    main(a.partial, a.smoke, a.probes_only)
+    main(a.partial, a.smoke, a.probes_only, a.full_sft)
