@@ -152,7 +152,8 @@ def summary() -> dict:
 def with_probes(committed: dict) -> dict:
     """The committed result with the probes' memory: for a checkout whose run folders are gone
     (the systems' per-question files lived in bench/out). The probes train on the base model
-    alone; without the trained run's linked_train.json the sqlgen probe uses gold tables."""
+    alone; without the trained run's linked_train.json the sqlgen probe fills its prompts to
+    the generator's budget (bench/lrsql_probe.py)."""
     fresh = summary()
     out = {**committed, **{k: fresh[k] for k in ("peak_mem_mb", "larger_lrsql_stage_vs_full",
                                                  "probes", "machine")}}
