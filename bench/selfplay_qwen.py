@@ -93,25 +93,24 @@ def scored(model: str, label: str, target: str, out: Path, extra: list[str]) -> 
     return ev / "results.jsonl"
 
 
-def start_results(target: str) -> Path:
-    """The start model's answers, from the dose experiment (same prompt, same settings)."""
-    name = doses()[0].parent.name
-    whole = target.split("@")[0]  # the dose runs answered every question; pairing keeps ours
-    return DOSE_OUT / "eval" / f"{name}__{whole.replace(':', '_')}" / "results.jsonl"
+def start_results(target: str, out: Path) -> Path:
+    """The start model's answers, scored here with the methods' prompt and settings (a model
+    retrained by `sft_dose.py --train` has no evaluation of its own)."""
+    return out / "eval" / f"sft__{target.replace(':', '_')}" / "results.jsonl"
 
 
-def vs_start(results: Path, target: str) -> dict:
+def vs_start(results: Path, target: str, out: Path) -> dict:
     """One target's answers paired with the start model's on the same questions."""
-    c = compare(start_results(target), results, target)
+    c = compare(start_results(target, out), results, target)
     return {"n": c["n"], "ex": c["ex"], "ex_sft": c["ex_untuned"], "diff_vs_sft": c["diff"],
             "ci": c["ci"], "p_value": c["p_value"], "gained": c["gained"], "lost": c["lost"],
             # GeoQuery: the start model trained on the 403 questions spider:train holds
             "unseen_in_spider_train": c["unseen_in_spider_train"]}
 
 
-def method_row(run: dict, results: dict[str, Path]) -> dict:
+def method_row(run: dict, results: dict[str, Path], out: Path) -> dict:
     """The issue's keys for the main target (TARGETS[0]); every target under by_target."""
-    by_target = {t: vs_start(path, t) for t, path in results.items()}
+    by_target = {t: vs_start(path, t, out) for t, path in results.items()}
     return {**by_target[TARGETS[0]],
             "iterations": len(run["iterations"]),
             "pairs_per_iteration": [it.get("n_pairs") for it in run["iterations"]],
@@ -120,24 +119,26 @@ def method_row(run: dict, results: dict[str, Path]) -> dict:
             "by_target": by_target}
 
 
-def sft_row() -> dict:
+def sft_row(out: Path) -> dict:
     """The start model as a row of its own: paired with itself (difference 0), its training
-    cost from the dose run."""
+    cost from the dose run (a resumed run's runtime covers its last stretch only: None)."""
     run = json.loads((doses()[0].parent / "summary.json").read_text())
-    row = method_row({"iterations": [], "wall_s": run["train_runtime_s"],
-                      "peak_rss_mb": run["peak_rss_mb"], "final": str(doses()[0])},
-                     {t: start_results(t) for t in TARGETS})
+    wall = None if run.get("resumed_from") else run["train_runtime_s"]
+    row = method_row({"iterations": [], "wall_s": wall, "peak_rss_mb": run["peak_rss_mb"],
+                      "final": str(doses()[0])}, {t: start_results(t, out) for t in TARGETS}, out)
     return row | {"pairs_per_iteration": None, "val_ex": None}
 
 
 def summarize(out: Path, smoke: bool) -> dict:
-    methods = {"sft": sft_row()} if all(start_results(t).exists() for t in TARGETS) else {}
+    if not all(start_results(t, out).exists() for t in TARGETS):
+        return {"methods": {}, "complete": False}  # nothing to pair with yet
+    methods = {"sft": sft_row(out)}
     for method in METHODS:
         run_file = out / f"{method}.json"
         evals = {t: out / "eval" / f"{method}__{t.replace(':', '_')}" / "results.jsonl"
                  for t in TARGETS}
         if run_file.exists() and all(p.exists() for p in evals.values()):
-            methods[method] = method_row(json.loads(run_file.read_text()), evals)
+            methods[method] = method_row(json.loads(run_file.read_text()), evals, out)
     start = doses()[0] if doses() else None
     result = {"model": "qwen2.5-coder-0.5b", "start": str(start), "pool": [str(p) for p in doses()],
               "target": TARGETS[0], "n": methods["sft"]["n"] if methods else None,
@@ -166,10 +167,13 @@ def main() -> None:
     if args.summarize:
         print(json.dumps(summarize(out, args.smoke), indent=2))
         return
+    sample = ["--sample", "20"] if args.smoke else []
+    for target in TARGETS:  # the start model: every method is paired with it
+        scored(str(doses()[0]), "sft", target, out, sample)
     for method in METHODS:
         final = trained(method, out, args.smoke)["final"]
         for target in TARGETS:
-            scored(final, method, target, out, ["--sample", "20"] if args.smoke else [])
+            scored(final, method, target, out, sample)
         summarize(out, args.smoke)
     log(json.dumps(summarize(out, args.smoke)["methods"], indent=1))
 

@@ -71,7 +71,7 @@ def main(smoke: bool) -> None:
         log(json.dumps({k: summary["rounds"][0][k] for k in ("pairs", "verified_sql", "model")})
             + json.dumps(real_sample(Path(summary["rounds"][0]["model"]))))
         return
-    control = scored(str(DOSE_OUT / "runs" / "dose_500" / "merged"), "dose_500", "spider:dev")
+    control = scored(str(DOSE_OUT / "runs" / "dose_500" / "merged"), "dose_500", TARGET)
     rounds = []
     for r in summary["rounds"]:
         model = Path(r["model"])
