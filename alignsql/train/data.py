@@ -82,7 +82,7 @@ def records(pairs: list[tuple[Example, Dataset]], tokenizer, max_prompt_tokens: 
     """Prompt/completion dicts (with the prompt's shared ``prefix``), every prompt rendered
     within the same budget that inference uses (the run's prompt.json records it)."""
     out, shrunk = [], 0
-    count = lambda s: len(tokenizer(s, add_special_tokens=False)["input_ids"])  # noqa: E731
+    count = lambda s: len(tokenizer(s, add_special_tokens=False)["input_ids"])
     opts = PromptOptions(sample_values=sample_values, max_prompt_tokens=max_prompt_tokens)
     for ex, ds in pairs:
         prompt = build(ex, schema_for(ds, ex.db_id, sample_values), tokenizer, opts, count=count)
@@ -155,11 +155,17 @@ def _examples(cfg, tokenizer, exclude: set[str] | None,
     return pairs, recs, shrunk, drawn
 
 
+def source_name(ex: Example, ds: Dataset) -> str:
+    """Where an example came from, for ``data.json``: a file spec by its path (every file's
+    examples are ``file:file``, so a run on two synthesis rounds would not tell them apart)."""
+    return ds.name if ex.source == "file" else f"{ex.source}:{ex.split}"
+
+
 def build_training_data(cfg, tokenizer) -> TrainingData:
     skipped: Counter = Counter()
     exclude = exclusion_keys(cfg.exclude, cfg.data_root) if cfg.exclude else None
     pairs, recs, shrunk, drawn = _examples(cfg, tokenizer, exclude, skipped)
-    sources = dict(Counter(f"{ex.source}:{ex.split}" for ex, _ in pairs))
+    sources = dict(Counter(source_name(ex, ds) for ex, ds in pairs))
     if not recs:
         raise AlignSQLError(f"no training example fits max_length={cfg.max_length} "
                             f"({dict(skipped)}): raise max_length")

@@ -78,3 +78,14 @@ def test_refill_changes_nothing_when_everything_fits(tmp_path, tokenizer) -> Non
 def test_refill_without_a_size_is_refused() -> None:
     with pytest.raises(AlignSQLError, match="refill needs train_size"):
         SFTConfig(refill=True)
+
+
+def test_sources_name_each_file(tmp_path, tokenizer) -> None:
+    """Two synthesis-round files of 2 and 3 examples: data.json's sources count each under its
+    own path (both used to fold into one ``file:file`` entry of 5)."""
+    first = tmp_path / "a"
+    first.mkdir()
+    a = _file(first, [("q0", "SELECT a FROM t"), ("q1", "SELECT b FROM t")])
+    b = _file(tmp_path, [(f"r{i}", f"SELECT c{i} FROM t") for i in range(3)])
+    cfg = SFTConfig(train=[a, b], train_size=[2, 3], val_fraction=0.0, max_length=256)
+    assert build_training_data(cfg, tokenizer).sources == {a: 2, b: 3}
