@@ -141,7 +141,7 @@ def summarize(out: Path, smoke: bool) -> dict:
             methods[method] = method_row(json.loads(run_file.read_text()), evals, out)
     start = doses()[0] if doses() else None
     result = {"model": "qwen2.5-coder-0.5b", "start": str(start), "pool": [str(p) for p in doses()],
-              "target": TARGETS[0], "n": methods["sft"]["n"] if methods else None,
+              "target": TARGETS[0], "n": methods["sft"]["n"],
               "targets": TARGETS, "methods": methods, "smoke": smoke,
               "complete": all(m in methods for m in METHODS), "config": CONFIG,
               "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
