@@ -62,6 +62,9 @@ def real_sample(model: Path) -> dict:
 
 
 def main(smoke: bool) -> None:
+    if not smoke and RESULT.exists() and json.loads(RESULT.read_text()).get("complete"):
+        log(f"{RESULT.name} is complete: nothing to do")  # a restarted queue keeps its times
+        return
     out = OUT.with_name("synth_qwen_smoke") if smoke else OUT
     out.mkdir(parents=True, exist_ok=True)
     writer = doses()[0]
