@@ -22,7 +22,6 @@ import os
 import platform
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -31,7 +30,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 from sft_dose import OUT as DOSE_OUT  # noqa: E402
 from sft_dose import compare, log  # noqa: E402
 
-from alignsql.train.callbacks import peak_rss_mb  # noqa: E402
+from alignsql.train.callbacks import read_metrics, train_seconds  # noqa: E402
 
 CONFIG = "configs/selfplay/qwen2.5-coder-0.5b_lora.yaml"
 TARGETS = ["spider:dev@test", "geoquery:all"]
@@ -58,13 +57,12 @@ def child(method: str, out: Path, smoke: bool) -> None:
     if (out / method / "config.yaml").exists():
         cmd.append("--resume")
     from alignsql.cli.main import main as cli
-    start = time.perf_counter()
     code = cli(cmd)
     if code:
         sys.exit(code)
     summary = json.loads((out / method / "summary.json").read_text())
-    summary.update(wall_s=time.perf_counter() - start,
-                   peak_rss_mb=peak_rss_mb())
+    # the run's, over every process it took (a session ending kills and resumes it)
+    summary.update(summary["all_processes"])
     (out / f"{method}.json").write_text(json.dumps(summary, indent=2))
 
 
@@ -116,17 +114,23 @@ def method_row(run: dict, results: dict[str, Path], out: Path) -> dict:
             "pairs_per_iteration": [it.get("n_pairs") for it in run["iterations"]],
             "val_ex": [it.get("val_ex") for it in run["iterations"]],
             "wall_s": run["wall_s"], "peak_rss_mb": run["peak_rss_mb"], "final": run["final"],
+            "processes": run.get("processes"),
+            "wall_is": "the whole run (ranking, sampling, judging, training), all processes",
             "by_target": by_target}
 
 
 def sft_row(out: Path) -> dict:
     """The start model as a row of its own: paired with itself (difference 0), its training
-    cost from the dose run (a resumed run's runtime covers its last stretch only: None)."""
-    run = json.loads((doses()[0].parent / "summary.json").read_text())
-    wall = None if run.get("resumed_from") else run["train_runtime_s"]
-    row = method_row({"iterations": [], "wall_s": wall, "peak_rss_mb": run["peak_rss_mb"],
+    cost from the dose run over all the processes it took (metrics.jsonl: the kept steps'
+    training time, the largest peak RSS logged; the run may predate its wall.json)."""
+    folder = doses()[0].parent
+    run, rows = (json.loads((folder / "summary.json").read_text()),
+                 read_metrics(folder / "metrics.jsonl"))
+    peak = max([run["peak_rss_mb"], *(r["peak_rss_mb"] for r in rows if r.get("peak_rss_mb"))])
+    row = method_row({"iterations": [], "wall_s": train_seconds(rows), "peak_rss_mb": peak,
                       "final": str(doses()[0])}, {t: start_results(t, out) for t in TARGETS}, out)
-    return row | {"pairs_per_iteration": None, "val_ex": None}
+    return row | {"pairs_per_iteration": None, "val_ex": None,
+                  "wall_is": "training time of the SFT steps (no sampling)"}
 
 
 def summarize(out: Path, smoke: bool) -> dict:

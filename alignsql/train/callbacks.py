@@ -37,6 +37,36 @@ def trim_metrics(path: Path, step: int) -> None:
     path.write_text("".join(kept))
 
 
+def train_seconds(rows: list[dict]) -> float:
+    """Training seconds of the steps a run kept, over all its processes. ``elapsed_s`` runs on
+    across a resume (``MetricsCallback``), so the last row holds the total; files written before
+    that restarted it at 0 in each process: a row below its predecessor starts a new process,
+    whose time adds to the maxima of the earlier ones. Hand check: elapsed 10, 20, 5, 15
+    -> 20 + 15 = 35; elapsed 10, 20, 25 -> 25."""
+    total, current, last = 0.0, 0.0, None
+    for row in rows:
+        t = row.get("elapsed_s")
+        if not isinstance(t, (int, float)):
+            continue
+        if last is not None and t < last:
+            total, current = total + current, 0.0
+        current, last = max(current, t), t
+    return total + current
+
+
+def read_metrics(path: Path) -> list[dict]:
+    """The rows of a metrics.jsonl (a torn or foreign line is left out)."""
+    rows = []
+    for line in path.read_text().splitlines() if path.exists() else []:
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(row, dict):
+            rows.append(row)
+    return rows
+
+
 class MetricsCallback(TrainerCallback):
     """Appends one row per log event; tokens/s counts the tokens of the batches trained on."""
 
@@ -51,6 +81,9 @@ class MetricsCallback(TrainerCallback):
         self.last_tokens = state.num_input_tokens_seen or 0
         if state.is_world_process_zero:
             trim_metrics(self.path, state.global_step)
+            # a resumed run's clock goes on from the kept steps: elapsed_s is the run's
+            # training time so far, not this process's
+            self.start -= train_seconds(read_metrics(self.path))
 
     def on_log(self, args, state, control, logs=None, **kwargs):
         if not logs or not state.is_world_process_zero:  # one row per step, not per process
@@ -105,13 +138,7 @@ class ProgressCallback(TrainerCallback):
 def loss_curves(path: Path) -> dict[str, list[tuple[float, float]]]:
     """(step, value) series of the training and validation loss from metrics.jsonl."""
     series: dict[str, list[tuple[float, float]]] = {"train loss": [], "validation loss": []}
-    if not path.exists():
-        return series
-    for line in path.read_text().splitlines():
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError:
-            continue
+    for row in read_metrics(path):
         for key, name in (("loss", "train loss"), ("eval_loss", "validation loss")):
             if isinstance(row.get(key), (int, float)):
                 series[name].append((float(row["step"]), float(row[key])))

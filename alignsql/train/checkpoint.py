@@ -8,7 +8,8 @@ from pathlib import Path
 from alignsql import config
 from alignsql.errors import AlignSQLError
 
-SETUP_FILES = {"config.yaml", "data.json", "groups.json", "metrics.jsonl", "checkpoints"}
+SETUP_FILES = {"config.yaml", "data.json", "groups.json", "metrics.jsonl", "checkpoints",
+               "wall.json"}
 """What a run writes before its first complete checkpoint: a run that failed with nothing
 more (a bad option found after setup, a crash in step 1) holds no work to protect."""
 

@@ -25,9 +25,10 @@ from pathlib import Path
 from typing import Callable
 
 from alignsql.errors import AlignSQLError
-from alignsql.train.callbacks import MetricsCallback, peak_rss_mb
+from alignsql.train.callbacks import MetricsCallback, peak_rss_mb, read_metrics, train_seconds
 from alignsql.train.checkpoint import last_checkpoint, run_dir, save_config, save_merged, write_json
 from alignsql.train.config import SelfPlayConfig, SFTConfig, default_prompt_budget
+from alignsql.train.runclock import RunClock
 
 
 def val_ex(cfg: SelfPlayConfig, model: str, out: Path) -> float:
@@ -277,6 +278,8 @@ def iteration(cfg: SelfPlayConfig, it: int, main: str, opponent: str, out: Path,
             "n_questions": n_questions, "counts": dict(counts),
             "train_loss": result.training_loss, "steps": result.global_step,
             "peak_rss_mb": peak_rss_mb(), "train_runtime_s": result.metrics.get("train_runtime"),
+            # over every process, when training was killed and resumed
+            "train_seconds": train_seconds(read_metrics(folder / "metrics.jsonl")),
             "merged": str(merged)}
 
 
@@ -289,6 +292,19 @@ def train(cfg: SelfPlayConfig, resume: bool = False,
                             "across processes yet); start it without torchrun / accelerate")
     out = run_dir(cfg.output_dir, cfg.name, resume)
     save_config(cfg, out)
+    with RunClock(out / "wall.json") as clock:  # a resumed run's time adds up over processes
+        history, final = iterations(cfg, out, resume, log)
+    result = {"run": str(out), "loss": cfg.loss, "iterations": history,
+              "val_scores": (json.loads((out / "val_scores.json").read_text())
+                             if (out / "val_scores.json").exists() else {}),
+              "final": final, "all_processes": clock.totals()}
+    write_json(out / "summary.json", result)
+    return result
+
+
+def iterations(cfg: SelfPlayConfig, out: Path, resume: bool, log) -> tuple[list[dict], str]:
+    """Every iteration's summary and the final model (a finished iteration's summary is
+    reused)."""
     pool, latest, history = list(cfg.pool), cfg.pool[-1], []
     best, final = -math.inf, latest
     for it in range(1, cfg.iterations + 1):
@@ -324,9 +340,4 @@ def train(cfg: SelfPlayConfig, resume: bool = False,
             final = main  # the best model by validation EX, not the one that failed to improve
             break
         final, best = latest, summary["val_ex"] if cfg.early_stop else best
-    result = {"run": str(out), "loss": cfg.loss, "iterations": history,
-              "val_scores": (json.loads((out / "val_scores.json").read_text())
-                             if (out / "val_scores.json").exists() else {}),
-              "final": final}
-    write_json(out / "summary.json", result)
-    return result
+    return history, final

@@ -17,6 +17,8 @@ from alignsql.train.callbacks import (
     MetricsCallback,
     ProgressCallback,
     peak_rss_mb,
+    read_metrics,
+    train_seconds,
     trim_metrics,
     write_run_report,
 )
@@ -33,6 +35,7 @@ from alignsql.train.prefix import (
     make_groups,
     sharing_stats,
 )
+from alignsql.train.runclock import RunClock
 
 
 def _trl_args(cfg: SFTConfig, out: Path, has_val: bool, device: str):
@@ -276,12 +279,16 @@ def train(cfg: SFTConfig, resume: bool = False,
     if cfg.eval and is_main() and not (out / "eval" / "before" / "summary.json").exists():
         log(f"evaluating the base model on {cfg.eval}")
         summary["ex_before"] = evaluate_target(cfg, cfg.model, out / "eval" / "before")["ex"]
-    trainer, result, checkpoint = fit(cfg, out, lm, data, resume, progress)
-    merged = save(cfg, out, trainer, lm)
+    with RunClock(out / "wall.json", enabled=is_main()) as clock:
+        trainer, result, checkpoint = fit(cfg, out, lm, data, resume, progress)
+        merged = save(cfg, out, trainer, lm)
     summary.update(train_loss=result.training_loss, steps=result.global_step,
                    resumed_from=checkpoint, peak_rss_mb=peak_rss_mb(),
+                   # this process's; then a resumed run's over all its processes: the
+                   # kept steps' training time, and fitting and saving (wall time, peak RSS)
                    train_runtime_s=result.metrics.get("train_runtime"),
-                   merged=str(merged) if merged else None)
+                   train_seconds=train_seconds(read_metrics(out / "metrics.jsonl")),
+                   all_processes=clock.totals(), merged=str(merged) if merged else None)
     if not is_main():
         return summary
     if cfg.eval and merged:

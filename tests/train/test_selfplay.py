@@ -88,6 +88,8 @@ def test_early_stop_returns_the_best_model(tmp_path, monkeypatch) -> None:
                          iterations=3, early_stop=True)
     result = selfplay.train(cfg)
     assert len(result["iterations"]) == 1 and result["final"] == "start"
+    again = selfplay.train(cfg, resume=True)  # a second process: its time adds to the first's
+    assert again["final"] == "start" and again["all_processes"]["processes"] == 2
 
 
 def test_opponent_logps_in_mains_precision(tiny_model_dir) -> None:

@@ -91,6 +91,11 @@ def test_full_run_directory_and_resume(tmp_path, tiny_model_dir) -> None:
     longer = _cfg(tmp_path, tiny_model_dir, method="full", max_steps=4)
     summary = train(longer, resume=True)
     assert summary["resumed_from"].endswith("checkpoint-2") and summary["steps"] == 4
+    # time over both processes: the training clock runs on across the resume
+    rows = (run / "metrics.jsonl").read_text().splitlines()
+    elapsed = [json.loads(x)["elapsed_s"] for x in rows]
+    assert elapsed == sorted(elapsed) and summary["train_seconds"] == elapsed[-1]
+    assert summary["all_processes"]["processes"] == 2
     from alignsql.models.loading import load
     assert load(str(run / "merged"), dtype="fp32", device="cpu").model is not None
 
