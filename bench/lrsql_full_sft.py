@@ -19,7 +19,6 @@ import argparse
 import dataclasses
 import json
 import sys
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -33,7 +32,7 @@ from alignsql.data.merge import gold_tables
 from alignsql.lrsql.config import LRSQLConfig
 from alignsql.lrsql.run import _score, full_schema_sql, prepare, train_stage
 from alignsql.models.loading import load_tokenizer
-from alignsql.train.callbacks import peak_rss_mb
+from alignsql.train.callbacks import peak_rss_mb, read_metrics, train_seconds
 
 CONFIG = "configs/lrsql/qwen2.5-coder-0.5b_lora.yaml"
 
@@ -56,15 +55,18 @@ def main(out: Path, config_path: str, overrides: list[str]) -> dict:
     # a packed row holds the schema once and up to group_size questions: room for all of them
     cfg = dataclasses.replace(cfg, group_max_tokens=max(cfg.group_max_tokens,
                                                         prefix + cfg.group_size * body))
-    start = time.perf_counter()
     model = train_stage(cfg, "full", recs, longest + 1, resume=True)
-    train_s = time.perf_counter() - start
+    # the kept steps' training time over every process (a session's end kills and resumes it)
+    rows = read_metrics(model.parent / "metrics.jsonl")
+    train_s = train_seconds(rows)
     merged, _, test_q, _ = prepare(cfg, None, tok)
     sql, n_tokens = full_schema_sql(str(model), test_q, merged, cfg)
     tables = {ex.id: sql_tables(ex, sql[ex.id], merged.schema) for ex in test_q}
     result = {**_score(test_q, merged, sql, tables, folder / "eval"), "model": str(model),
               "n_train": len(recs), "prompt_tokens": n_tokens, "train_wall_s": train_s,
-              "peak_rss_mb": peak_rss_mb(),
+              # this process's, or the training's when it was trained in an earlier one
+              "peak_rss_mb": max([peak_rss_mb(), *(r["peak_rss_mb"] for r in rows
+                                                   if r.get("peak_rss_mb"))]),
               "tables_from": "the tables each predicted query names"}
     (folder / "summary.json").write_text(json.dumps(result, indent=2))
     return result

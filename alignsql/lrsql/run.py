@@ -34,6 +34,7 @@ from alignsql.models.loading import load, load_tokenizer
 from alignsql.models.prompts import PromptOptions, build
 from alignsql.paths import home
 from alignsql.train import sft
+from alignsql.train.callbacks import read_metrics, train_seconds
 from alignsql.train.checkpoint import run_dir, save_config, save_merged, write_json
 from alignsql.train.data import TrainingData, tokenize
 
@@ -62,7 +63,10 @@ def train_stage(cfg: LRSQLConfig, stage: str, records: list[dict], max_length: i
     data = TrainingData(records, [], {stage: len(records)})
     trainer, result, _ = sft.fit(scfg, out, lm, data, resume)
     write_json(out / "summary.json", {"steps": result.global_step, "n_records": len(records),
-                                      "train_loss": result.training_loss})
+                                      "train_loss": result.training_loss,
+                                      # over every process of a resumed stage
+                                      "train_seconds": train_seconds(
+                                          read_metrics(out / "metrics.jsonl"))})
     return save_merged(trainer.model, lm.tokenizer, out, sft.prompt_settings(scfg))
 
 
