@@ -8,7 +8,8 @@ iteration, trains the same number of steps (LoRA, configs/selfplay/qwen2.5-coder
 for 2 iterations, and its final model answers Spider dev's test part (never used to rank or
 stop) and GeoQuery with the dose experiment's prompt; each is compared with the start model
 on the same questions (paired: interval, McNemar p).
-Each training run is its own process (its peak RSS is the run's), everything resumes.
+Each training run is its own process; its wall time and peak RSS count every process it took
+(a session ending kills and resumes it: the run's wall.json). Everything resumes.
 
     nohup python bench/selfplay_qwen.py > bench/out/selfplay_qwen.log 2>&1 &
     python bench/selfplay_qwen.py --summarize
