@@ -49,7 +49,7 @@ def doses() -> list[Path]:
 
 
 def child(method: str, out: Path, smoke: bool) -> None:
-    """One self-play run in this process (its max RSS is the run's peak memory)."""
+    """One self-play run in this process (a process of its own: its peak RSS is the run's)."""
     # the start model last: self-play starts from pool[-1] (ties on validation go to it)
     pool = doses()[::-1] if method == "spft" else doses()[:1]
     cmd = ["train", "selfplay", "--config", CONFIG, f"name={method}", f"loss={method}",
