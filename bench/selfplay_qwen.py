@@ -7,7 +7,9 @@ method samples k = 4 SQL at temperature 1 for the same seeded spider:train quest
 iteration, trains the same number of steps (LoRA, configs/selfplay/qwen2.5-coder-0.5b_lora.yaml)
 for 2 iterations, and its final model answers Spider dev's test part (never used to rank or
 stop) and GeoQuery with the dose experiment's prompt; each is compared with the start model
-on the same questions (paired: interval, McNemar p).
+on the same questions (paired: interval, McNemar p). The untuned base model answers the same
+questions with the same prompt, so that each step of the paper's ordering (SPIN < untuned <
+SFT < SPFT) is a paired comparison of its own (`ordering` in the JSON).
 Each training run is its own process; its wall time and peak RSS count every process it took
 (a session ending kills and resumes it: the run's wall.json). Everything resumes.
 
@@ -28,6 +30,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
+from sft_dose import BASE  # noqa: E402
 from sft_dose import OUT as DOSE_OUT  # noqa: E402
 from sft_dose import compare, log  # noqa: E402
 
@@ -92,10 +95,14 @@ def scored(model: str, label: str, target: str, out: Path, extra: list[str]) -> 
     return ev / "results.jsonl"
 
 
+def results_of(label: str, target: str, out: Path) -> Path:
+    return out / "eval" / f"{label}__{target.replace(':', '_')}" / "results.jsonl"
+
+
 def start_results(target: str, out: Path) -> Path:
     """The start model's answers, scored here with the methods' prompt and settings (a model
     retrained by `sft_dose.py --train` has no evaluation of its own)."""
-    return out / "eval" / f"sft__{target.replace(':', '_')}" / "results.jsonl"
+    return results_of("sft", target, out)
 
 
 def vs_start(results: Path, target: str, out: Path) -> dict:
@@ -134,20 +141,48 @@ def sft_row(out: Path) -> dict:
                   "wall_is": "training time of the SFT steps (no sampling)"}
 
 
+def ordering(methods: dict, out: Path) -> dict:
+    """The paper's ordering, SPIN < untuned < SFT < SPFT, one paired comparison per step on
+    the main target (diff = the right-hand system minus the left), and the issue's targets:
+    SPFT >= SFT + 2 points with p < 0.05; SPIN not above SFT (its EX no higher)."""
+    target, steps = TARGETS[0], {}
+    untuned = results_of("untuned", target, out)
+    for name, left, right in (("spin_lt_untuned", "spin", "untuned"),
+                              ("untuned_lt_sft", "untuned", "sft")):
+        a, b = results_of(left, target, out), results_of(right, target, out)
+        if untuned.exists() and a.exists() and b.exists():
+            c = compare(a, b, target)
+            steps[name] = {k: c[k] for k in ("n", "diff", "ci", "p_value", "gained", "lost")}
+    if "spft" in methods:
+        spft = methods["spft"]
+        steps["sft_lt_spft"] = {"n": spft["n"], "diff": spft["diff_vs_sft"], "ci": spft["ci"],
+                                "p_value": spft["p_value"], "gained": spft["gained"],
+                                "lost": spft["lost"]}
+    spft, spin = methods.get("spft"), methods.get("spin")
+    return {"target": target, "steps": steps, "targets_met": {
+        "spft_ge_sft_plus_2_p_lt_0.05": None if spft is None else bool(
+            spft["diff_vs_sft"] >= 0.02 and spft["p_value"] < 0.05),
+        "spin_not_above_sft": None if spin is None else bool(spin["diff_vs_sft"] <= 0)}}
+
+
 def summarize(out: Path, smoke: bool) -> dict:
     if not all(start_results(t, out).exists() for t in TARGETS):
         return {"methods": {}, "complete": False}  # nothing to pair with yet
     methods = {"sft": sft_row(out)}
     for method in METHODS:
         run_file = out / f"{method}.json"
-        evals = {t: out / "eval" / f"{method}__{t.replace(':', '_')}" / "results.jsonl"
-                 for t in TARGETS}
+        evals = {t: results_of(method, t, out) for t in TARGETS}
         if run_file.exists() and all(p.exists() for p in evals.values()):
             methods[method] = method_row(json.loads(run_file.read_text()), evals, out)
+    untuned = {t: results_of("untuned", t, out) for t in TARGETS}
+    untuned_row = ({t: vs_start(p, t, out) for t, p in untuned.items()}
+                   if all(p.exists() for p in untuned.values()) else None)
     start = doses()[0] if doses() else None
     result = {"model": "qwen2.5-coder-0.5b", "start": str(start), "pool": [str(p) for p in doses()],
               "target": TARGETS[0], "n": methods["sft"]["n"],
               "targets": TARGETS, "methods": methods, "smoke": smoke,
+              # the base model, same prompt and questions; diff_vs_sft = untuned - start
+              "untuned": untuned_row, "ordering": ordering(methods, out),
               "complete": all(m in methods for m in METHODS), "config": CONFIG,
               "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
                           "load_avg": os.getloadavg()},
@@ -175,6 +210,8 @@ def main() -> None:
     sample = ["--sample", "20"] if args.smoke else []
     for target in TARGETS:  # the start model: every method is paired with it
         scored(str(doses()[0]), "sft", target, out, sample)
+    for target in TARGETS:  # the base model: the paper's ordering puts it between SPIN and SFT
+        scored(BASE, "untuned", target, out, sample)
     for method in METHODS:
         final = trained(method, out, args.smoke)["final"]
         for target in TARGETS:
