@@ -15,6 +15,7 @@ Each training run is its own process; its wall time and peak RSS count every pro
 
     nohup python bench/selfplay_qwen.py > bench/out/selfplay_qwen.log 2>&1 &
     python bench/selfplay_qwen.py --summarize
+    python bench/selfplay_qwen.py --table     # the committed result as markdown
     python bench/selfplay_qwen.py --smoke     # 12 questions, k=2, 2 steps: the plumbing only
 """
 from __future__ import annotations
@@ -192,12 +193,53 @@ def summarize(out: Path, smoke: bool) -> dict:
     return result
 
 
+def _pct(x: float | None) -> str:
+    return "" if x is None else f"{x:.3f}"
+
+
+def _paired(row: dict) -> str:
+    """"+0.012 [-0.010, +0.035] | 0.31 (41 / 33)": difference, interval, p (gained / lost)."""
+    lo, hi = row["ci"]
+    diff = row.get("diff_vs_sft", row.get("diff"))
+    return (f"{diff:+.3f} [{lo:+.3f}, {hi:+.3f}] | {row['p_value']:.2g} "
+            f"({row['gained']} / {row['lost']})")
+
+
+def table(result: dict) -> str:
+    """The systems as markdown rows for docs/results.md, straight from the result."""
+    geo = TARGETS[1]
+    head = ("| system | iterations | pairs per iteration | EX, Spider dev test | vs SFT [95% CI] "
+            "| p (gained / lost) | EX, GeoQuery | vs SFT [95% CI] | p (gained / lost) "
+            "| wall h (processes) | peak RSS GB |\n|" + "---|" * 11)
+    rows = [head]
+    systems = ([("untuned", {**result["untuned"][TARGETS[0]], "by_target": result["untuned"]})]
+               if result.get("untuned") else []) + list(result["methods"].items())
+    for name, m in systems:
+        g = m["by_target"][geo]
+        wall = f"{m['wall_s'] / 3600:.2f}" if m.get("wall_s") else ""
+        wall += f" ({m['processes']})" if m.get("processes") else ""
+        peak = f"{m['peak_rss_mb'] / 1024:.1f}" if m.get("peak_rss_mb") else ""
+        pairs = ", ".join(str(n) for n in m.get("pairs_per_iteration") or [])
+        rows.append(f"| {name} | {m.get('iterations', '')} | {pairs} | {_pct(m['ex'])} | "
+                    f"{_paired(m)} | {_pct(g['ex'])} | {_paired(g)} | {wall} | {peak} |")
+    steps = result.get("ordering", {}).get("steps", {})
+    rows += ["", "| step of the paper's ordering | difference [95% CI] | p (gained / lost) |",
+             "|---|---|---|"]
+    rows += [f"| {k.replace('_lt_', ' < ')} | {_paired(v)} |" for k, v in steps.items()]
+    return "\n".join(rows)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--child", help=argparse.SUPPRESS)
     ap.add_argument("--smoke", action="store_true")
     ap.add_argument("--summarize", action="store_true")
+    ap.add_argument("--table", action="store_true",
+                    help="print bench/results/selfplay_qwen.json as markdown")
     args = ap.parse_args()
+    if args.table:
+        print(table(json.loads((ROOT / "bench" / "results" / "selfplay_qwen.json").read_text())))
+        return
     out = ROOT / "bench" / "out" / ("selfplay_qwen_smoke" if args.smoke else "selfplay_qwen")
     if args.child:
         child(args.child, out, args.smoke)
