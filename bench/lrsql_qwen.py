@@ -143,9 +143,16 @@ def summary() -> dict:
         "lrsql_run": trained,
         "link_samples": (_read(run / "link" / "summary.json") or {}).get("n_records"),
         "sqlgen_samples": (_read(run / "sqlgen" / "summary.json") or {}).get("n_records"),
+        # each stage's training time over every process it took (None: an older run's)
+        "train_seconds": {"schema_link": (_read(run / "link" / "summary.json") or {}).get(
+                              "train_seconds"),
+                          "sql_generation": (_read(run / "sqlgen" / "summary.json") or {}).get(
+                              "train_seconds"),
+                          "full_schema_sft": (_read(run / "full_sft" / "summary.json")
+                                              or {}).get("train_wall_s")},
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
                     "platform": platform.platform(), "load_avg": list(os.getloadavg())},
-        "command": "python bench/lrsql_qwen.py",
+        "command": "python bench/lrsql_qwen.py" + (" --full-sft" if FULL_SFT else ""),
     }
 
 
