@@ -81,9 +81,12 @@ class MetricsCallback(TrainerCallback):
         self.last_tokens = state.num_input_tokens_seen or 0
         if state.is_world_process_zero:
             trim_metrics(self.path, state.global_step)
-            # a resumed run's clock goes on from the kept steps: elapsed_s is the run's
-            # training time so far, not this process's
-            self.start -= train_seconds(read_metrics(self.path))
+            # a resumed run's clock goes on from the last kept row: elapsed_s is the run's
+            # training time so far, not this process's (the last row's, not train_seconds: in
+            # a file whose earlier processes restarted at 0, that would count them twice)
+            times = [r["elapsed_s"] for r in read_metrics(self.path)
+                     if isinstance(r.get("elapsed_s"), (int, float))]
+            self.start -= times[-1] if times else 0.0
 
     def on_log(self, args, state, control, logs=None, **kwargs):
         if not logs or not state.is_world_process_zero:  # one row per step, not per process

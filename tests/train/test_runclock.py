@@ -72,3 +72,21 @@ def test_a_resumed_metrics_clock_goes_on_from_the_kept_steps(tmp_path) -> None:
     rows = read_metrics(path)
     assert [r["step"] for r in rows] == [5, 10, 15]
     assert 20.0 <= rows[-1]["elapsed_s"] < 25.0 and train_seconds(rows) == rows[-1]["elapsed_s"]
+
+
+def test_a_resumed_clock_on_a_file_of_restarting_processes_counts_each_once(tmp_path) -> None:
+    """A file from before the clock ran on: processes of 20 s (10, 20) and 15 s (5, 15). The
+    resumed process goes on from the last row (15), so its first row reads 15 + a little and
+    the run's training time is 20 + 15 + a little, not 20 + 35 (its total counted again)."""
+    path = tmp_path / "metrics.jsonl"
+    path.write_text("".join(json.dumps({"step": s, "elapsed_s": e}) + "\n"
+                            for s, e in [(5, 10.0), (10, 20.0), (15, 5.0), (20, 15.0)]))
+    cb = MetricsCallback(path)
+    state = SimpleNamespace(global_step=20, num_input_tokens_seen=0, is_world_process_zero=True,
+                            epoch=0.5)
+    cb.on_train_begin(None, state, None)
+    state.global_step = 25
+    cb.on_log(None, state, None, logs={"loss": 1.0})
+    rows = read_metrics(path)
+    assert 15.0 <= rows[-1]["elapsed_s"] < 20.0
+    assert 35.0 <= train_seconds(rows) < 40.0
