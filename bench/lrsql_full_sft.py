@@ -32,7 +32,7 @@ from alignsql.data.merge import gold_tables
 from alignsql.lrsql.config import LRSQLConfig
 from alignsql.lrsql.run import _score, full_schema_sql, prepare, train_stage
 from alignsql.models.loading import load_tokenizer
-from alignsql.train.callbacks import peak_rss_mb, read_metrics, train_seconds
+from alignsql.train.callbacks import logged_peak_mb, peak_rss_mb, read_metrics, train_seconds
 
 CONFIG = "configs/lrsql/qwen2.5-coder-0.5b_lora.yaml"
 
@@ -65,8 +65,7 @@ def main(out: Path, config_path: str, overrides: list[str]) -> dict:
     result = {**_score(test_q, merged, sql, tables, folder / "eval"), "model": str(model),
               "n_train": len(recs), "prompt_tokens": n_tokens, "train_wall_s": train_s,
               # this process's, or the training's when it was trained in an earlier one
-              "peak_rss_mb": max([peak_rss_mb(), *(r["peak_rss_mb"] for r in rows
-                                                   if r.get("peak_rss_mb"))]),
+              "peak_rss_mb": logged_peak_mb(rows, peak_rss_mb()),
               "tables_from": "the tables each predicted query names"}
     (folder / "summary.json").write_text(json.dumps(result, indent=2))
     return result

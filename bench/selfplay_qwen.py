@@ -35,7 +35,7 @@ from sft_dose import BASE  # noqa: E402
 from sft_dose import OUT as DOSE_OUT  # noqa: E402
 from sft_dose import compare, log  # noqa: E402
 
-from alignsql.train.callbacks import read_metrics, train_seconds  # noqa: E402
+from alignsql.train.callbacks import logged_peak_mb, read_metrics, train_seconds  # noqa: E402
 
 CONFIG = "configs/selfplay/qwen2.5-coder-0.5b_lora.yaml"
 TARGETS = ["spider:dev@test", "geoquery:all"]
@@ -135,8 +135,8 @@ def sft_row(out: Path) -> dict:
     folder = doses()[0].parent
     run, rows = (json.loads((folder / "summary.json").read_text()),
                  read_metrics(folder / "metrics.jsonl"))
-    peak = max([run["peak_rss_mb"], *(r["peak_rss_mb"] for r in rows if r.get("peak_rss_mb"))])
-    row = method_row({"iterations": [], "wall_s": train_seconds(rows), "peak_rss_mb": peak,
+    row = method_row({"iterations": [], "wall_s": train_seconds(rows),
+                      "peak_rss_mb": logged_peak_mb(rows, run["peak_rss_mb"]),
                       "final": str(doses()[0])}, {t: start_results(t, out) for t in TARGETS}, out)
     return row | {"pairs_per_iteration": None, "val_ex": None,
                   "wall_is": "training time of the SFT steps (no sampling)"}

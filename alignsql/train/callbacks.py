@@ -54,6 +54,13 @@ def train_seconds(rows: list[dict]) -> float:
     return total + current
 
 
+def logged_peak_mb(rows: list[dict], *more: float | None) -> float | None:
+    """The largest peak RSS the rows logged (every process of a resumed run), with ``more``."""
+    peaks = [x for x in (*(r.get("peak_rss_mb") for r in rows), *more)
+             if isinstance(x, (int, float))]
+    return max(peaks) if peaks else None
+
+
 def read_metrics(path: Path) -> list[dict]:
     """The rows of a metrics.jsonl (a torn or foreign line is left out)."""
     rows = []

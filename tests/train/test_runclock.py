@@ -56,20 +56,24 @@ def test_train_seconds_adds_the_processes_of_old_files_and_reads_new_ones_whole(
     assert train_seconds([]) == 0.0
 
 
+def _resume(path, logged: list[tuple[int, float]], at: int) -> list[dict]:
+    """metrics.jsonl holds ``logged`` (step, elapsed_s) rows; a process resumes from
+    checkpoint-``at`` and logs step at + 5: the rows then."""
+    path.write_text("".join(json.dumps({"step": s, "elapsed_s": e}) + "\n" for s, e in logged))
+    cb = MetricsCallback(path)
+    state = SimpleNamespace(global_step=at, num_input_tokens_seen=0, is_world_process_zero=True,
+                            epoch=0.5)
+    cb.on_train_begin(None, state, None)
+    state.global_step = at + 5
+    cb.on_log(None, state, None, logs={"loss": 1.0})
+    return read_metrics(path)
+
+
 def test_a_resumed_metrics_clock_goes_on_from_the_kept_steps(tmp_path) -> None:
     """A run kept steps 5 and 10 (20 s) and logged step 15 before it was killed; resumed from
     checkpoint-10, its next row's elapsed_s is at least 20 (the kept steps' time), not this
     process's few milliseconds, and the step-15 row is gone."""
-    path = tmp_path / "metrics.jsonl"
-    path.write_text("".join(json.dumps({"step": s, "elapsed_s": e}) + "\n"
-                            for s, e in [(5, 10.0), (10, 20.0), (15, 30.0)]))
-    cb = MetricsCallback(path)
-    state = SimpleNamespace(global_step=10, num_input_tokens_seen=0, is_world_process_zero=True,
-                            epoch=0.5)
-    cb.on_train_begin(None, state, None)
-    state.global_step = 15
-    cb.on_log(None, state, None, logs={"loss": 1.0})
-    rows = read_metrics(path)
+    rows = _resume(tmp_path / "metrics.jsonl", [(5, 10.0), (10, 20.0), (15, 30.0)], at=10)
     assert [r["step"] for r in rows] == [5, 10, 15]
     assert 20.0 <= rows[-1]["elapsed_s"] < 25.0 and train_seconds(rows) == rows[-1]["elapsed_s"]
 
@@ -78,15 +82,7 @@ def test_a_resumed_clock_on_a_file_of_restarting_processes_counts_each_once(tmp_
     """A file from before the clock ran on: processes of 20 s (10, 20) and 15 s (5, 15). The
     resumed process goes on from the last row (15), so its first row reads 15 + a little and
     the run's training time is 20 + 15 + a little, not 20 + 35 (its total counted again)."""
-    path = tmp_path / "metrics.jsonl"
-    path.write_text("".join(json.dumps({"step": s, "elapsed_s": e}) + "\n"
-                            for s, e in [(5, 10.0), (10, 20.0), (15, 5.0), (20, 15.0)]))
-    cb = MetricsCallback(path)
-    state = SimpleNamespace(global_step=20, num_input_tokens_seen=0, is_world_process_zero=True,
-                            epoch=0.5)
-    cb.on_train_begin(None, state, None)
-    state.global_step = 25
-    cb.on_log(None, state, None, logs={"loss": 1.0})
-    rows = read_metrics(path)
+    rows = _resume(tmp_path / "metrics.jsonl", [(5, 10.0), (10, 20.0), (15, 5.0), (20, 15.0)],
+                   at=20)
     assert 15.0 <= rows[-1]["elapsed_s"] < 20.0
     assert 35.0 <= train_seconds(rows) < 40.0
