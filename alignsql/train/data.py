@@ -42,23 +42,25 @@ def _per_source_counts(specs: list[str], sizes: list[int], mix: list[float],
 
 def gather(specs: list[str], sizes: list[int], mix: list[float], n_train: int | None,
            seed: int, root: str | None, exclude: set[str] | None = None,
-           skipped: Counter | None = None) -> list[tuple[Example, Dataset]]:
+           skipped: Counter | None = None, with_db: bool = False
+           ) -> list[tuple[Example, Dataset]]:
     """Seeded samples of each spec, each example with the dataset it came from. Examples whose
-    question key is in ``exclude`` (alignsql.data.overlap) are removed before sampling: a size
-    means that many clean examples, or all clean ones when fewer remain; how many were removed
-    is added to ``skipped``."""
+    question key is in ``exclude`` (alignsql.data.overlap), and with ``with_db`` those whose
+    SQLite database is missing, are removed before sampling: a size means that many eligible
+    examples, or all of them when fewer remain; how many were removed is added to
+    ``skipped``."""
     out: list[tuple[Example, Dataset]] = []
     for spec, n in zip(specs, _per_source_counts(specs, sizes, mix, n_train)):
-        ds, rows, _ = sample_spec(spec, n, seed, root, exclude, skipped)
+        ds, rows, _ = sample_spec(spec, n, seed, root, exclude, skipped, with_db)
         out.extend((ds.examples[r], ds) for r in rows)
     return out
 
 
 def sample_spec(spec: str, n: int | None, seed: int, root: str | None,
-                exclude: set[str] | None = None, skipped: Counter | None = None
-                ) -> tuple[Dataset, list[int], list[int]]:
-    """One spec's seeded sample of ``n`` clean rows (all when ``n`` is None or covers them)
-    and the clean rows left over, in index order."""
+                exclude: set[str] | None = None, skipped: Counter | None = None,
+                with_db: bool = False) -> tuple[Dataset, list[int], list[int]]:
+    """One spec's seeded sample of ``n`` eligible rows (all when ``n`` is None or covers
+    them) and the eligible rows left over, in index order."""
     ds = registry.load(spec, root)
     rows = list(range(len(ds.examples)))
     if exclude:
@@ -66,6 +68,11 @@ def sample_spec(spec: str, n: int | None, seed: int, root: str | None,
         rows = [r for r in rows if r not in leaked]
         if skipped is not None and leaked:
             skipped[f"{spec}: ineligible, question in an excluded set"] += len(leaked)
+    if with_db:  # e.g. self-play, which judges by execution: a question without one is no use
+        kept = [r for r in rows if ds.db_path(ds.examples[r].db_id) is not None]
+        if skipped is not None and len(kept) < len(rows):
+            skipped[f"{spec}: ineligible, no database"] += len(rows) - len(kept)
+        rows = kept
     if n is not None and n < len(rows):
         chosen = sorted(random.Random(f"{seed}:{spec}").sample(rows, n))
         taken = set(chosen)
@@ -73,7 +80,7 @@ def sample_spec(spec: str, n: int | None, seed: int, root: str | None,
     if n is not None and n > len(ds.examples):
         raise AlignSQLError(f"{spec} has {len(ds.examples)} examples, fewer than the {n} "
                             f"asked for")
-    # else all rows: any shortfall is the excluded examples, counted in ``skipped``
+    # else all rows: any shortfall is the ineligible examples, counted in ``skipped``
     return ds, rows, []
 
 

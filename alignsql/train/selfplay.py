@@ -69,12 +69,10 @@ def training_questions(cfg: SelfPlayConfig, tokenizer, skipped: Counter) -> list
 
     out = []
     exclude = exclusion_keys(cfg.exclude, cfg.data_root) if cfg.exclude else None
+    # drawn among the questions with a database: a size means that many that can be judged
     for ex, ds in gather(cfg.train, cfg.train_size, [], None, cfg.seed, cfg.data_root, exclude,
-                         skipped):
+                         skipped, with_db=True):
         db = ds.db_path(ex.db_id)
-        if db is None:
-            skipped["no database"] += 1
-            continue
         # the SFT default prompt budget, as the pool's models were trained
         recs, _ = records([(ex, ds)], tokenizer, default_prompt_budget(cfg.max_length),
                           cfg.sample_values, skipped)

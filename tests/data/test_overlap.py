@@ -46,6 +46,26 @@ def test_gather_leaves_excluded_questions_out_before_sampling(tmp_path) -> None:
         gather([spec], [6], [], None, 0, None, keys)
 
 
+def test_gather_with_db_draws_among_questions_that_have_a_database(tmp_path) -> None:
+    """4 records, 2 on a SQLite file that exists and 2 on one that does not: with_db asks for
+    2 and gets the 2 with a database (2 counted as ineligible), not a draw among all 4 that
+    loses some later; asking for 3 gives the 2 there are; without with_db all 4 are drawn."""
+    import sqlite3
+    from collections import Counter
+    sqlite3.connect(tmp_path / "a.sqlite").close()
+    rows = [("q1", "a"), ("q2", "b"), ("q3", "a"), ("q4", "b")]
+    path = tmp_path / "d.jsonl"
+    path.write_text("".join(json.dumps({"question": q, "sql": "SELECT 1", "db_id": d,
+                                        "db_path": f"{d}.sqlite"}) + "\n" for q, d in rows))
+    spec = f"file:{path}"
+    for n in (2, 3):
+        skipped: Counter = Counter()
+        got = gather([spec], [n], [], None, 0, None, None, skipped, with_db=True)
+        assert sorted(ex.question for ex, _ in got) == ["q1", "q3"]
+        assert skipped == {f"{spec}: ineligible, no database": 2}
+    assert len(gather([spec], [4], [], None, 0, None)) == 4
+
+
 def test_spider_train_repeats_geoquery_test_questions(data_root) -> None:
     """The fact the exclusion exists for: Spider's training set (its `geo` database) holds
     113 of geography:test's 279 questions word for word."""
