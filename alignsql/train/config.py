@@ -249,7 +249,8 @@ class SelfPlayConfig:
     train: list[str] = field(default_factory=lambda: ["spider:train@fit"])
     """Dataset specs of the training questions (with gold SQL and a database)."""
     train_size: list[int] = field(default_factory=lambda: [200])
-    """Questions sampled from each spec."""
+    """Questions sampled from each spec, among those whose database exists (the others are
+    counted as ineligible)."""
     exclude: list[str] = field(default_factory=list)
     """Dataset specs you evaluate on: training questions that appear in them are left out
     before sampling (as in SFT's exclude)."""
