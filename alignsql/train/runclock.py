@@ -20,11 +20,14 @@ from alignsql.train.callbacks import peak_rss_mb
 
 
 def totals(processes: list[dict]) -> dict:
-    """The run's wall seconds (the sum over its processes), how many processes it took, and
-    its peak RSS (the largest of theirs)."""
-    peaks = [p["peak_rss_mb"] for p in processes if p.get("peak_rss_mb") is not None]
-    return {"wall_s": sum(p["seconds"] for p in processes), "processes": len(processes),
-            "peak_rss_mb": max(peaks) if peaks else None}
+    """The run's wall seconds (the sum over its processes), how many processes it took, its
+    peak RSS (the largest of theirs), and how many times the record of earlier processes was
+    unreadable and lost (then wall seconds and processes are lower bounds)."""
+    kept = [p for p in processes if "lost" not in p]
+    peaks = [p["peak_rss_mb"] for p in kept if p.get("peak_rss_mb") is not None]
+    return {"wall_s": sum(p["seconds"] for p in kept), "processes": len(kept),
+            "peak_rss_mb": max(peaks) if peaks else None,
+            "lost_records": len(processes) - len(kept)}
 
 
 class RunClock:
@@ -74,5 +77,7 @@ class RunClock:
             return []
         try:
             return list(json.loads(self.path.read_text()))
-        except (json.JSONDecodeError, TypeError):
-            return []  # not ours or torn: the earlier processes' time is lost, not invented
+        except (json.JSONDecodeError, TypeError, UnicodeDecodeError) as err:
+            # not ours or torn: the earlier processes' time is lost, not invented, and the
+            # loss is kept in the record so the totals say they are lower bounds
+            return [{"lost": f"{self.path.name} unreadable: {type(err).__name__}"}]

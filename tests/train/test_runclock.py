@@ -14,8 +14,25 @@ def test_totals_by_hand() -> None:
     wall 10 + 5 + 2 = 17 s, 3 processes, peak max(100, 300) = 300 MB."""
     procs = [{"seconds": 10.0, "peak_rss_mb": 100.0}, {"seconds": 5.0, "peak_rss_mb": 300.0},
              {"seconds": 2.0, "peak_rss_mb": None}]
-    assert totals(procs) == {"wall_s": 17.0, "processes": 3, "peak_rss_mb": 300.0}
-    assert totals([]) == {"wall_s": 0, "processes": 0, "peak_rss_mb": None}
+    assert totals(procs) == {"wall_s": 17.0, "processes": 3, "peak_rss_mb": 300.0,
+                             "lost_records": 0}
+    assert totals([]) == {"wall_s": 0, "processes": 0, "peak_rss_mb": None, "lost_records": 0}
+
+
+def test_an_unreadable_record_is_counted_as_lost_and_stays_counted(tmp_path) -> None:
+    """A torn wall.json (earlier processes' time unknown), then a 4 s process, then a 6 s one:
+    wall 4 + 6 = 10 s over 2 processes, a lower bound the totals flag with lost_records = 1,
+    also after the next process rewrote the file."""
+    path, t = tmp_path / "wall.json", [0.0]
+    path.write_text('[{"started": "2026-12-06", "seconds": 3')
+    with RunClock(path, every=0, now=lambda: t[0]) as first:
+        t[0] = 4.0
+    assert first.totals()["lost_records"] == 1 and first.totals()["wall_s"] == 4.0
+    t[0] = 10.0
+    with RunClock(path, every=0, now=lambda: t[0]) as second:
+        t[0] = 16.0
+    got = second.totals()
+    assert (got["wall_s"], got["processes"], got["lost_records"]) == (10.0, 2, 1)
 
 
 def test_a_killed_process_keeps_its_last_tick_and_the_next_adds_to_it(tmp_path) -> None:
