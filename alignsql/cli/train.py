@@ -49,7 +49,8 @@ def cmd_selfplay(args: argparse.Namespace) -> int:
     from alignsql.train.selfplay import train
 
     cfg = config.load_yaml(SelfPlayConfig, args.config, list(args.overrides))
-    summary = train(cfg, resume=args.resume, log=lambda m: print(m, file=sys.stderr, flush=True))
+    summary = train(cfg, resume=args.resume, log=lambda m: print(m, file=sys.stderr, flush=True),
+                    progress=sys.stderr.isatty())
     for it in summary["iterations"]:
         ex = f", validation EX {it['val_ex']:.3f}" if "val_ex" in it else ""
         print(f"iteration {it['iteration']}: {it['n_pairs']} pairs, train loss "

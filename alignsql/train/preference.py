@@ -80,10 +80,11 @@ def pair_loss(logps, batch: dict, lam: float):
 
 
 def with_opponent_logps(items: list[dict], opponent, collator: PreferenceCollator,
-                        bf16: bool = False) -> list[dict]:
+                        bf16: bool = False, bar=None) -> list[dict]:
     """Each item with ``ref``: the frozen opponent's log-probability of every member, computed
     in the precision main trains in (bf16 autocast over fp32 weights, or fp32), so that a
-    model playing itself starts at log-ratio 0."""
+    model playing itself starts at log-ratio 0. ``bar``: a progress bar, advanced per item
+    and closed."""
     import torch
 
     from alignsql.train.losses import member_logps
@@ -100,6 +101,10 @@ def with_opponent_logps(items: list[dict], opponent, collator: PreferenceCollato
                 ref.append(lp[start:start + n])
                 start += n
             out.append({**it, "ref": ref})
+            if bar is not None:
+                bar.update(1)
+    if bar is not None:
+        bar.close()
     return out
 
 

@@ -25,7 +25,13 @@ from pathlib import Path
 from typing import Callable
 
 from alignsql.errors import AlignSQLError
-from alignsql.train.callbacks import MetricsCallback, peak_rss_mb, read_metrics, train_seconds
+from alignsql.train.callbacks import (
+    MetricsCallback,
+    ProgressCallback,
+    peak_rss_mb,
+    read_metrics,
+    train_seconds,
+)
 from alignsql.train.checkpoint import last_checkpoint, run_dir, save_config, save_merged, write_json
 from alignsql.train.config import SelfPlayConfig, SFTConfig, default_prompt_budget
 from alignsql.train.runclock import RunClock
@@ -129,14 +135,16 @@ def build_pairs(cfg: SelfPlayConfig, questions: list[dict], samples: list[list],
 
 
 def sample_opponent(cfg: SelfPlayConfig, opponent: str, questions: list[dict],
-                    iteration: int = 1, record: Path | None = None) -> list[list[tuple[str, str]]]:
+                    iteration: int = 1, record: Path | None = None,
+                    progress: bool = False) -> list[list[tuple[str, str]]]:
     """k samples per question, each (extracted SQL, raw reply), from the opponent (continuous
     batching). The seed moves with the iteration: an opponent kept from one iteration to the
     next (SPFT keeps the pool's worst) would otherwise replay the same samples.
 
     With ``record``, each question's samples are appended to that JSONL as they finish and the
     questions it already holds are not sampled again: a killed run loses only the questions
-    in flight (the resumed ones are drawn in other batches, so not the same draws)."""
+    in flight (the resumed ones are drawn in other batches, so not the same draws).
+    ``progress``: a bar over questions with ETA on stderr (sampling is the slow part)."""
     from alignsql.models.engines import close, open_engine
     from alignsql.models.extract import extract_sql
     from alignsql.models.generate import GenOptions, Request
@@ -148,15 +156,25 @@ def sample_opponent(cfg: SelfPlayConfig, opponent: str, questions: list[dict],
     engine = open_engine(cfg.backend, opponent, cfg.dtype, cfg.device)
     opts = GenOptions(cfg.max_new_tokens, cfg.k, cfg.temperature, seed=cfg.seed + iteration - 1)
     reqs = [Request(i, questions[i]["prompt"], questions[i]["prefix"]) for i in todo]
+    bar = _bar(progress, len(questions), "sampling", "q", initial=len(questions) - len(todo))
     try:
         with open(record or os.devnull, "a") as f:
             for i, gens in engine.stream(reqs, opts, slots=8):
                 out[i] = [(extract_sql(g.text), g.text) for g in gens]
                 f.write(json.dumps({"i": i, "id": questions[i]["id"], "samples": out[i]}) + "\n")
                 f.flush()
+                bar.update(1)
     finally:
+        bar.close()
         close(engine)
     return out
+
+
+def _bar(enabled: bool, total: int, desc: str, unit: str, initial: int = 0):
+    """A tqdm bar with ETA on stderr, or one that shows nothing."""
+    from tqdm import tqdm
+    return tqdm(total=total, initial=initial, desc=desc, unit=unit, dynamic_ncols=True,
+                disable=not enabled)
 
 
 def recorded_samples(record: Path, questions: list[dict]) -> list[list[tuple[str, str]]]:
@@ -196,7 +214,7 @@ def _args(cfg: SelfPlayConfig, folder: Path, device: str):
 
 
 def load_pairs(cfg: SelfPlayConfig, it: int, opponent: str, folder: Path, counts: Counter,
-               log) -> list[dict]:
+               log, progress: bool = False) -> list[dict]:
     """The iteration's judged pairs (kept in pairs.jsonl: sampling is the slow part)."""
     from alignsql.models.loading import load_tokenizer
 
@@ -207,7 +225,7 @@ def load_pairs(cfg: SelfPlayConfig, it: int, opponent: str, folder: Path, counts
     # the prompts need only the tokenizer: the model is loaded once, for sampling
     questions = training_questions(cfg, load_tokenizer(opponent), counts)
     log(f"iteration {it}: {opponent} samples {cfg.k} SQL for {len(questions)} questions")
-    samples = sample_opponent(cfg, opponent, questions, it, folder / "samples.jsonl")
+    samples = sample_opponent(cfg, opponent, questions, it, folder / "samples.jsonl", progress)
     pairs = build_pairs(cfg, questions, samples, counts)
     random.Random(f"{cfg.seed}:{it}").shuffle(pairs)
     pairs_file.write_text("".join(json.dumps(p) + "\n" for p in pairs))
@@ -216,7 +234,7 @@ def load_pairs(cfg: SelfPlayConfig, it: int, opponent: str, folder: Path, counts
 
 
 def build_trainer(cfg: SelfPlayConfig, pairs: list[dict], main: str, opponent: str,
-                  folder: Path, it: int):
+                  folder: Path, it: int, progress: bool = False):
     """Main (LoRA or full) against the frozen opponent, one prefix-shared row per question;
     the opponent's log-probabilities are computed once and it is freed."""
     from datasets import Dataset as HFDataset
@@ -239,7 +257,8 @@ def build_trainer(cfg: SelfPlayConfig, pairs: list[dict], main: str, opponent: s
                                   getattr(model.model.config, "_attn_implementation", "sdpa"))
     items = steps([tokenize_group(g, model.tokenizer) for g in groups], cfg.batch_size)
     opp = load(opponent, dtype="fp32", device=cfg.device)
-    items = with_opponent_logps(items, opp.model, collator, bf16=cfg.dtype == "bf16")
+    items = with_opponent_logps(items, opp.model, collator, bf16=cfg.dtype == "bf16",
+                                bar=_bar(progress, len(items), "opponent log-probs", "step"))
     del opp
     net = model.model
     if cfg.method == "lora":
@@ -248,25 +267,27 @@ def build_trainer(cfg: SelfPlayConfig, pairs: list[dict], main: str, opponent: s
     trainer = trainer_class()(model=net, args=_args(cfg, folder, model.device),
                               train_dataset=HFDataset.from_list(items), data_collator=collator,
                               processing_class=model.tokenizer,
-                              callbacks=[MetricsCallback(folder / "metrics.jsonl")])
+                              callbacks=[MetricsCallback(folder / "metrics.jsonl"),
+                                         *([ProgressCallback()] if progress else [])])
     trainer.lam = cfg.lam
     trainer.model_accepts_loss_kwargs = False  # a mean over pairs: divide over accumulation
     return trainer, model.tokenizer, len(groups)
 
 
 def iteration(cfg: SelfPlayConfig, it: int, main: str, opponent: str, out: Path,
-              resume: bool, log) -> dict:
+              resume: bool, log, progress: bool = False) -> dict:
     """One round: sample, judge, train main against the frozen opponent, merge."""
     folder = out / f"iter{it}"
     folder.mkdir(parents=True, exist_ok=True)
     counts: Counter = Counter()
     # DPO samples on-policy (the latest model); SPFT's and SPIN's opponent samples
     sampler = main if cfg.loss == "dpo" else opponent
-    pairs = load_pairs(cfg, it, sampler, folder, counts, log)
+    pairs = load_pairs(cfg, it, sampler, folder, counts, log, progress)
     if not pairs:  # nothing to learn from: the caller stops (or fails on iteration 1)
         return {"iteration": it, "main": main, "opponent": opponent, "n_pairs": 0,
                 "counts": dict(counts), "merged": None}
-    trainer, tokenizer, n_questions = build_trainer(cfg, pairs, main, opponent, folder, it)
+    trainer, tokenizer, n_questions = build_trainer(cfg, pairs, main, opponent, folder, it,
+                                                    progress)
     checkpoint = last_checkpoint(folder) if resume else None
     result = trainer.train(resume_from_checkpoint=checkpoint)
     merged = save_merged(trainer.model, tokenizer, folder,
@@ -282,8 +303,10 @@ def iteration(cfg: SelfPlayConfig, it: int, main: str, opponent: str, out: Path,
 
 
 def train(cfg: SelfPlayConfig, resume: bool = False,
-          log: Callable[[str], None] = lambda _: None) -> dict:
-    """All iterations; a finished iteration's summary is reused, so a killed run resumes."""
+          log: Callable[[str], None] = lambda _: None, progress: bool = False) -> dict:
+    """All iterations; a finished iteration's summary is reused, so a killed run resumes.
+    ``progress``: bars with ETA on stderr for sampling, the opponent's log-probabilities and
+    training."""
     from alignsql.train.dist import world_size
     if world_size() > 1:  # every process would sample and judge the same questions
         raise AlignSQLError("self-play runs in one process (its sampling stage is not split "
@@ -291,7 +314,7 @@ def train(cfg: SelfPlayConfig, resume: bool = False,
     out = run_dir(cfg.output_dir, cfg.name, resume)
     save_config(cfg, out)
     with RunClock(out / "wall.json") as clock:  # a resumed run's time adds up over processes
-        history, final = iterations(cfg, out, resume, log)
+        history, final = iterations(cfg, out, resume, log, progress)
     result = {"run": str(out), "loss": cfg.loss, "iterations": history,
               "val_scores": (json.loads((out / "val_scores.json").read_text())
                              if (out / "val_scores.json").exists() else {}),
@@ -300,7 +323,8 @@ def train(cfg: SelfPlayConfig, resume: bool = False,
     return result
 
 
-def iterations(cfg: SelfPlayConfig, out: Path, resume: bool, log) -> tuple[list[dict], str]:
+def iterations(cfg: SelfPlayConfig, out: Path, resume: bool, log,
+               progress: bool = False) -> tuple[list[dict], str]:
     """Every iteration's summary and the final model (a finished iteration's summary is
     reused)."""
     pool, latest, history = list(cfg.pool), cfg.pool[-1], []
@@ -317,7 +341,7 @@ def iterations(cfg: SelfPlayConfig, out: Path, resume: bool, log) -> tuple[list[
         if done.exists():
             summary = json.loads(done.read_text())
         else:
-            summary = iteration(cfg, it, main, opp, out, resume, log)
+            summary = iteration(cfg, it, main, opp, out, resume, log, progress)
             summary["note"] = note
             write_json(done, summary)
         if not summary["n_pairs"]:

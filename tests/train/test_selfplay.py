@@ -198,9 +198,11 @@ def test_one_iteration_moves_gold_up_and_wrong_down(tmp_path, db, tiny_model_dir
     assert (logps["after"][1] - logps["before"][1])[wrong].mean() < 0
 
 
-def test_lora_with_recomputed_activations_still_learns(tmp_path, db, tiny_model_dir) -> None:
+def test_lora_with_recomputed_activations_still_learns(tmp_path, db, tiny_model_dir,
+                                                       capsys) -> None:
     """gradient_checkpointing reaches the trainer, and LoRA on a frozen base still gets
-    gradients through the recomputed blocks: the merged weights move."""
+    gradients through the recomputed blocks: the merged weights move. With ``progress`` the
+    three slow stages show bars with ETA on stderr."""
     from safetensors.torch import load_file
 
     from alignsql.train.selfplay import _args, train
@@ -213,7 +215,10 @@ def test_lora_with_recomputed_activations_still_learns(tmp_path, db, tiny_model_
                          dtype="fp32", device="cpu", iterations=1, early_stop=False,
                          gradient_checkpointing=True, save_steps=100)
     assert _args(cfg, tmp_path, "cpu").activation_checkpointing
-    summary = train(cfg)
+    summary = train(cfg, progress=True)
+    err = capsys.readouterr().err
+    assert all(f"{stage}: 100%" in err for stage in ("sampling", "opponent log-probs",
+                                                       "training"))
     before = load_file(str(tiny_model_dir / "model.safetensors"))
     after = load_file(str(Path(summary["iterations"][0]["merged"]) / "model.safetensors"))
     moved = [k for k in before if k in after and not torch.equal(before[k], after[k])]
