@@ -80,7 +80,7 @@ def test_early_stop_returns_the_best_model(tmp_path, monkeypatch) -> None:
     from alignsql.train import selfplay
     scores = {"start": 0.5, "iter1-model": 0.4}
     monkeypatch.setattr(selfplay, "val_ex", lambda cfg, model, out: scores[model])
-    def one_iteration(cfg, it, main, opp, out, resume, log):
+    def one_iteration(cfg, it, main, opp, out, resume, log, progress=False):
         (out / f"iter{it}").mkdir(parents=True, exist_ok=True)
         return {"iteration": it, "n_pairs": 3, "counts": {}, "merged": f"iter{it}-model"}
     monkeypatch.setattr(selfplay, "iteration", one_iteration)
