@@ -121,6 +121,10 @@ def method_row(run: dict, results: dict[str, Path], out: Path) -> dict:
     return {**by_target[TARGETS[0]],
             "iterations": len(run["iterations"]),
             "pairs_per_iteration": [it.get("n_pairs") for it in run["iterations"]],
+            # the sampler's own answers on its training questions, judged by execution: how
+            # the played model drifts from one iteration to the next (not a test score)
+            "samples_correct_per_iteration": [(it.get("counts") or {}).get("samples correct")
+                                              for it in run["iterations"]],
             "val_ex": [it.get("val_ex") for it in run["iterations"]],
             "wall_s": run["wall_s"], "peak_rss_mb": run["peak_rss_mb"], "final": run["final"],
             "processes": run.get("processes"),
@@ -138,7 +142,8 @@ def sft_row(out: Path) -> dict:
     row = method_row({"iterations": [], "wall_s": train_seconds(rows),
                       "peak_rss_mb": logged_peak_mb(rows, run["peak_rss_mb"]),
                       "final": str(doses()[0])}, {t: start_results(t, out) for t in TARGETS}, out)
-    return row | {"pairs_per_iteration": None, "val_ex": None,
+    return row | {"pairs_per_iteration": None, "samples_correct_per_iteration": None,
+                  "val_ex": None,
                   "wall_is": "training time of the SFT steps (no sampling)"}
 
 
