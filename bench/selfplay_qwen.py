@@ -33,7 +33,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 from sft_dose import BASE  # noqa: E402
 from sft_dose import OUT as DOSE_OUT  # noqa: E402
-from sft_dose import compare, log  # noqa: E402
+from sft_dose import compare, log, scored  # noqa: E402
 
 from alignsql.train.callbacks import logged_peak_mb, read_metrics, train_seconds  # noqa: E402
 
@@ -79,21 +79,6 @@ def trained(method: str, out: Path, smoke: bool) -> dict:
                                                                         else [])],
                        check=True, cwd=ROOT)
     return json.loads(done.read_text())
-
-
-def scored(model: str, label: str, target: str, out: Path, extra: list[str]) -> Path:
-    key = f"{label}__{target.replace(':', '_')}"
-    preds, ev = out / "preds" / f"{key}.jsonl", out / "eval" / key
-    if not (ev / "summary.json").exists():
-        log(f"predicting {label} on {target}")
-        preds.parent.mkdir(parents=True, exist_ok=True)
-        subprocess.run([*ALIGNSQL, "predict", "--model", model, "--dataset", target, "--with-db",
-                        "--batch-size", "8", "--max-new-tokens", "160", *PROMPT, *extra,
-                        "--out", str(preds)], check=True, cwd=ROOT)
-        subprocess.run([*ALIGNSQL, "eval", "--dataset", target, "--preds", str(preds),
-                        "--only-predicted", "--out", str(ev)], check=True, cwd=ROOT,
-                       stdout=subprocess.DEVNULL)
-    return ev / "results.jsonl"
 
 
 def results_of(label: str, target: str, out: Path) -> Path:
@@ -256,13 +241,13 @@ def main() -> None:
         return
     sample = ["--sample", "20"] if args.smoke else []
     for target in TARGETS:  # the start model: every method is paired with it
-        scored(str(doses()[0]), "sft", target, out, sample)
+        scored(str(doses()[0]), "sft", target, out, PROMPT + sample)
     for target in TARGETS:  # the base model: the paper's ordering puts it between SPIN and SFT
-        scored(BASE, "untuned", target, out, sample)
+        scored(BASE, "untuned", target, out, PROMPT + sample)
     for method in METHODS:
         final = trained(method, out, args.smoke)["final"]
         for target in TARGETS:
-            scored(final, method, target, out, sample)
+            scored(final, method, target, out, PROMPT + sample)
         summarize(out, args.smoke)
     log(json.dumps(summarize(out, args.smoke)["methods"], indent=1))
 

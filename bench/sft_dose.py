@@ -57,13 +57,19 @@ def train(dose: int) -> Path:
     return run / "merged"
 
 
-def scored(model: str, label: str, target: str) -> Path:
-    """results.jsonl of one model on one target (predicted, then evaluated)."""
+def scored(model: str, label: str, target: str, out: Path = OUT,
+           prompt: list[str] | None = None) -> Path:
+    """results.jsonl of one model on one target (predicted, then evaluated) under `out`.
+
+    `prompt`: the prompt flags; by default the tuned models' own (saved with them) and
+    PROMPT, their training prompt, for the untuned model."""
     key = f"{label}__{target.replace(':', '_')}"
-    preds, ev = OUT / "preds" / f"{key}.jsonl", OUT / "eval" / key
+    preds, ev = out / "preds" / f"{key}.jsonl", out / "eval" / key
     if not (ev / "summary.json").exists():
         log(f"predicting {label} on {target}")
-        prompt = PROMPT if label == "untuned" else []
+        preds.parent.mkdir(parents=True, exist_ok=True)
+        if prompt is None:
+            prompt = PROMPT if label == "untuned" else []
         subprocess.run([*ALIGNSQL, "predict", "--model", model, "--dataset", target, "--with-db",
                         "--batch-size", "8", "--max-new-tokens", "160", *prompt,
                         "--out", str(preds)], check=True, cwd=ROOT)
