@@ -122,7 +122,19 @@ def steps(run: Run, log: Callable[[str], None] = lambda _: None) -> dict:
     return results
 
 
+def check_inputs(cfg: AdaptConfig) -> None:
+    """The user's files exist before the run directory is made: a mistyped path leaves no
+    half-made run behind (one that a corrected command would then resume)."""
+    from alignsql.serve.asker import database_map
+    database_map([cfg.db])
+    for what in ("workload", "test"):
+        path = getattr(cfg, what)
+        if path is not None and not Path(path).is_file():
+            raise AlignSQLError(f"--{what} {path}: file not found")
+
+
 def adapt(cfg: AdaptConfig, log: Callable[[str], None] = lambda _: None) -> dict:
+    check_inputs(cfg)
     run = Run(cfg, log)
     config.save(cfg, run.out / "config.yaml")
     results = steps(run, log)

@@ -45,17 +45,25 @@ def resolve(name_or_path: str, log=lambda _: None) -> str:
     """A registry name becomes its converted cache directory; a path or hub id is kept."""
     if name_or_path in MODELS:
         return str(convert(MODELS[name_or_path], log))
+    check_model(name_or_path)
+    return str(Path(name_or_path)) if Path(name_or_path).exists() else name_or_path
+
+
+def check_model(name_or_path: str) -> None:
+    """The error ``resolve`` would raise for a model that is neither a registry name, a model
+    directory nor a hub id, without converting anything (a command checks before it writes)."""
+    if name_or_path in MODELS:
+        return
     path = Path(name_or_path)
     if path.exists():
         if not (path / "config.json").exists():
             raise AlignSQLError(f"{path}: not a model directory (no config.json)")
-        return str(path)
+        return
     if "/" not in name_or_path:
         raise AlignSQLError(f"unknown model {name_or_path!r}: use one of "
                             f"{', '.join(MODELS)}, a model directory, or a Hugging Face id")
     if looks_like_path(name_or_path):
         raise AlignSQLError(f"{name_or_path}: model directory not found")
-    return name_or_path
 
 
 def looks_like_path(name: str) -> bool:

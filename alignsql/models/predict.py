@@ -236,6 +236,8 @@ def run_predict(cfg: PredictConfig, progress: bool = False, log=lambda _: None) 
     examples = choose_examples(ds, cfg)
     if not examples:
         raise AlignSQLError(f"no questions to answer in {cfg.dataset} with these filters")
+    from alignsql.models.engines import check_engine, close, open_engine
+    check_engine(cfg.backend, cfg.model, cfg.device, cfg.base_url)  # before --out is touched
     out = Path(cfg.out)
     out.parent.mkdir(parents=True, exist_ok=True)  # an unwritable --out fails before loading
     open(out, "a").close()
@@ -252,7 +254,6 @@ def run_predict(cfg: PredictConfig, progress: bool = False, log=lambda _: None) 
     if cfg.ray:
         stats = predict_on_ray(cfg, examples, out, on_batch)
     else:
-        from alignsql.models.engines import close, open_engine
         engine = open_engine(cfg.backend, cfg.model, cfg.dtype, cfg.device, cfg.base_url,
                              cfg.prefix_cache, log)
         stats = predict(engine, ds, examples, cfg, out, on_batch)

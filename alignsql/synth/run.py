@@ -374,14 +374,15 @@ def run_synth(cfg: SynthConfig, log: Callable[[str], None] = lambda _: None,
     ``progress``: bars with rate and ETA on stderr for question writing and the round trip."""
     from alignsql.data import registry
 
-    out = Path(cfg.out)
-    out.mkdir(parents=True, exist_ok=True)
-    config.save(cfg, out / "config.yaml")
+    dbs = databases(cfg.db, cfg.data_root)  # a missing database fails before anything is written
     pool = build_pool(registry.load(cfg.templates_from, cfg.data_root))
     if not pool.templates:
         raise AlignSQLError(f"{cfg.templates_from}: no query could be turned into a template "
                             f"({dict(pool.skipped)})")
-    ctx = {"out": out, "pool": pool, "dbs": databases(cfg.db, cfg.data_root), "synth": [],
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    config.save(cfg, out / "config.yaml")
+    ctx = {"out": out, "pool": pool, "dbs": dbs, "synth": [],
            "failures": Counter(), "progress": progress,
            "target": _target_profile(cfg) if resolved_mode(cfg) == "steered" else None}
     rounds = []

@@ -89,7 +89,7 @@ def lora_targets(cfg: SFTConfig) -> str | list[str]:
     return "all-linear" if names == ["all-linear"] else names
 
 
-def check_lora_targets(source: str, cfg: SFTConfig) -> None:
+def check_lora_targets(cfg: SFTConfig) -> None:
     """The names must be modules of this model: checked on an empty (meta-device) copy of
     the architecture before any weight loads (PEFT's own error is a traceback from inside
     the trainer, after loading)."""
@@ -98,8 +98,10 @@ def check_lora_targets(source: str, cfg: SFTConfig) -> None:
         return
     import torch
     from transformers import AutoConfig, AutoModelForCausalLM
+
+    from alignsql.models.loading import resolve
     with torch.device("meta"):
-        skeleton = AutoModelForCausalLM.from_config(AutoConfig.from_pretrained(source))
+        skeleton = AutoModelForCausalLM.from_config(AutoConfig.from_pretrained(resolve(cfg.model)))
     names = {n.rsplit(".", 1)[-1]: type(m).__name__ for n, m in skeleton.named_modules()}
     missing = [t for t in wanted if t not in names]
     if missing:
@@ -109,15 +111,15 @@ def check_lora_targets(source: str, cfg: SFTConfig) -> None:
 
 
 def setup(cfg: SFTConfig, resume: bool):
-    from alignsql.models.loading import load, resolve
+    from alignsql.models.loading import load
+    # before the run directory: a config mistake leaves no half-made run behind
+    check_qlora(cfg)
+    check_lora_targets(cfg)
     if is_main():
         out = run_dir(cfg.output_dir, cfg.name, resume)
         save_config(cfg, out)
     else:  # other processes only train: the main one owns the directory
         out = Path(cfg.output_dir) / cfg.name
-    # fp32 master weights; bf16 runs use autocast (Adam updates in bf16 would underflow)
-    check_qlora(cfg)
-    check_lora_targets(resolve(cfg.model), cfg)
     # fp32 master weights for whatever trains; a LoRA base may be held in bf16 (PEFT keeps
     # the adapters in fp32) and a QLoRA base in 4 bits
     lm = load(cfg.model, dtype="fp32" if cfg.method == "full" else cfg.base_dtype,

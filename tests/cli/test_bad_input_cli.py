@@ -198,10 +198,13 @@ def test_every_command_has_working_help(capsys) -> None:
 @pytest.mark.parametrize("what,argv", CASES, ids=[w for w, _ in CASES])
 def test_bad_input_is_one_line(files, capsys, what: str, argv: list[str]) -> None:
     argv = [a.format(**files) for a in argv]
+    before = set(files["dir"].rglob("*"))
     try:
         code = main(argv)
     except SystemExit as exc:  # argparse: usage line + one error line
         code = exc.code
+    # a mistake leaves nothing behind (an empty predictions file once stayed after a typo)
+    assert set(files["dir"].rglob("*")) == before, f"{what}: wrote {set(files['dir'].rglob('*')) - before}"
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2, f"{what}: accepted (exit {code})"
     assert err and "error:" in err[-1] and "Traceback" not in "\n".join(err), err

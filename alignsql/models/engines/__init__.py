@@ -59,18 +59,31 @@ def resolve_backend(backend: str) -> str:
     return backend
 
 
+def check_engine(backend: str, model: str, device: str = "auto",
+                 base_url: str | None = None) -> str:
+    """The backend's name, once its options make sense together; no model loads (a command
+    checks before it writes anything, so a mistyped option leaves no empty output behind)."""
+    from alignsql.models.loading import check_model, pick_device
+    name = resolve_backend(backend)
+    if name == "openai":  # the model is a name the server knows
+        if not base_url:
+            raise AlignSQLError("backend openai needs --base-url (e.g. http://localhost:8000)")
+        return name
+    if base_url:
+        raise AlignSQLError(f"--base-url is for backend openai, not {name}")
+    check_model(model)
+    pick_device(device)
+    return name
+
+
 def open_engine(backend: str, model: str, dtype: str = "bf16", device: str = "auto",
                 base_url: str | None = None, prefix_cache: bool = True,
                 log: Callable[[str], None] = lambda _: None) -> Engine:
     """The engine of ``backend`` for ``model`` (a registry name, directory or hub id)."""
-    name = resolve_backend(backend)
+    name = check_engine(backend, model, device, base_url)
     if name == "openai":
         from alignsql.models.engines.openai import OpenAIEngine
-        if not base_url:
-            raise AlignSQLError("backend openai needs --base-url (e.g. http://localhost:8000)")
         return OpenAIEngine(model, base_url, log)
-    if base_url:
-        raise AlignSQLError(f"--base-url is for backend openai, not {name}")
     if name == "vllm":
         from alignsql.models.engines.vllm import VLLMEngine
         return VLLMEngine(model, dtype, device, log)
