@@ -97,7 +97,14 @@ def vs_start(results: Path, target: str, out: Path) -> dict:
     return {"n": c["n"], "ex": c["ex"], "ex_sft": c["ex_untuned"], "diff_vs_sft": c["diff"],
             "ci": c["ci"], "p_value": c["p_value"], "gained": c["gained"], "lost": c["lost"],
             # GeoQuery: the start model trained on the 403 questions spider:train holds
-            "unseen_in_spider_train": c["unseen_in_spider_train"]}
+            "unseen_in_spider_train": _start_named(c["unseen_in_spider_train"])}
+
+
+def _start_named(unseen: dict | None) -> dict | None:
+    """compare() names its first side untuned (the dose experiment's); here it is the start."""
+    if unseen is None:
+        return None
+    return {("ex_sft" if k == "ex_untuned" else k): v for k, v in unseen.items()}
 
 
 def method_row(run: dict, results: dict[str, Path], out: Path) -> dict:
