@@ -96,8 +96,19 @@ def vs_start(results: Path, target: str, out: Path) -> dict:
     c = compare(start_results(target, out), results, target)
     return {"n": c["n"], "ex": c["ex"], "ex_sft": c["ex_untuned"], "diff_vs_sft": c["diff"],
             "ci": c["ci"], "p_value": c["p_value"], "gained": c["gained"], "lost": c["lost"],
+            # answers that ran (right or wrong), and how long they are: a collapsed model
+            # writes short queries that run and answer something else
+            "valid": c["valid"]["tuned"], "valid_sft": c["valid"]["untuned"],
+            "mean_gen_tokens": _mean_gen_tokens(results),
             # GeoQuery: the start model trained on the 403 questions spider:train holds
             "unseen_in_spider_train": _start_named(c["unseen_in_spider_train"])}
+
+
+def _mean_gen_tokens(results: Path) -> float:
+    """Mean generated tokens per answer, from the predictions the results were scored from."""
+    key = results.parent.name
+    rows = [json.loads(x) for x in (results.parents[2] / "preds" / f"{key}.jsonl").open()]
+    return sum(r["gen_tokens"] for r in rows) / len(rows)
 
 
 def _start_named(unseen: dict | None) -> dict | None:
