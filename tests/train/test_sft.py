@@ -138,9 +138,15 @@ def test_resume_from_the_final_checkpoint_trains_no_step_and_trims_metrics(
 
 
 def test_failed_start_does_not_block_the_corrected_rerun(tmp_path, tiny_model_dir) -> None:
+    """A config mistake found without the data (LoRA targets) leaves no run folder; one found
+    with it (no example fits max_length) leaves the folder with its config, which the
+    corrected rerun clears instead of asking for --resume."""
     from alignsql.train.sft import train
     with pytest.raises(AlignSQLError, match="lora_targets"):
         train(_cfg(tmp_path, tiny_model_dir, lora_targets="no_such_proj", max_steps=1))
+    assert not (tmp_path / "runs" / "t").exists()
+    with pytest.raises(AlignSQLError, match="no training example fits"):
+        train(_cfg(tmp_path, tiny_model_dir, max_length=64, max_steps=1))
     assert (tmp_path / "runs" / "t" / "config.yaml").exists()
     assert train(_cfg(tmp_path, tiny_model_dir, max_steps=1))["steps"] == 1
 
