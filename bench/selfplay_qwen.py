@@ -111,6 +111,16 @@ def _mean_gen_tokens(results: Path) -> float:
     return sum(r["gen_tokens"] for r in rows) / len(rows)
 
 
+def _mean_sample_chars(folder: Path) -> float | None:
+    """Mean length (characters of the raw reply) of the sampler's answers in one iteration:
+    a model drifting under preference training writes longer, or shorter, SQL."""
+    path = folder / "samples.jsonl"
+    if not path.exists():
+        return None
+    lengths = [len(raw) for x in path.open() for _, raw in json.loads(x)["samples"]]
+    return sum(lengths) / len(lengths) if lengths else None
+
+
 def _start_named(unseen: dict | None) -> dict | None:
     """compare() names its first side untuned (the dose experiment's); here it is the start."""
     if unseen is None:
@@ -128,6 +138,10 @@ def method_row(run: dict, results: dict[str, Path], out: Path) -> dict:
             # the played model drifts from one iteration to the next (not a test score)
             "samples_correct_per_iteration": [(it.get("counts") or {}).get("samples correct")
                                               for it in run["iterations"]],
+            "mean_sample_chars_per_iteration": [
+                _mean_sample_chars(Path(run["run"]) / f"iter{it['iteration']}")
+                for it in run["iterations"]],
+            "train_loss_per_iteration": [it.get("train_loss") for it in run["iterations"]],
             "val_ex": [it.get("val_ex") for it in run["iterations"]],
             "wall_s": run["wall_s"], "peak_rss_mb": run["peak_rss_mb"], "final": run["final"],
             "processes": run.get("processes"),
@@ -146,6 +160,7 @@ def sft_row(out: Path) -> dict:
                       "peak_rss_mb": logged_peak_mb(rows, run["peak_rss_mb"]),
                       "final": str(doses()[0])}, {t: start_results(t, out) for t in TARGETS}, out)
     return row | {"pairs_per_iteration": None, "samples_correct_per_iteration": None,
+                  "mean_sample_chars_per_iteration": None, "train_loss_per_iteration": None,
                   "val_ex": None,
                   "wall_is": "training time of the SFT steps (no sampling)"}
 
