@@ -52,14 +52,15 @@ def doses() -> list[Path]:
     return [runs / n / "merged" for n in names if (runs / n / "merged" / "config.json").exists()]
 
 
-def child(method: str, out: Path, smoke: bool) -> None:
-    """One self-play run in this process (a process of its own: its peak RSS is the run's)."""
+def child(method: str, out: Path, smoke: bool, overrides: tuple[str, ...] = ()) -> None:
+    """One self-play run in this process (a process of its own: its peak RSS is the run's).
+    `overrides`: config keys set on top of CONFIG (bench/selfplay_lr.py: the learning rate)."""
     # the start model last: self-play starts from pool[-1] (ties on validation go to it)
     pool = doses()[::-1] if method == "spft" else doses()[:1]
     cmd = ["train", "selfplay", "--config", CONFIG, f"name={method}", f"loss={method}",
            f"output_dir={out}", "pool=[" + ",".join(str(p) for p in pool) + "]",
-           *(SMOKE if smoke else [])]
-    if (out / method / "config.yaml").exists():
+           *(SMOKE if smoke else []), *overrides]
+    if (out / method).exists():  # a killed run, or one seeded with another's pieces
         cmd.append("--resume")
     from alignsql.cli.main import main as cli
     code = cli(cmd)
@@ -131,22 +132,27 @@ def _start_named(unseen: dict | None) -> dict | None:
 def method_row(run: dict, results: dict[str, Path], out: Path) -> dict:
     """The issue's keys for the main target (TARGETS[0]); every target under by_target."""
     by_target = {t: vs_start(path, t, out) for t, path in results.items()}
-    return {**by_target[TARGETS[0]],
-            "iterations": len(run["iterations"]),
-            "pairs_per_iteration": [it.get("n_pairs") for it in run["iterations"]],
+    return {**by_target[TARGETS[0]], **run_keys(run),
+            "wall_is": "the whole run (ranking, sampling, judging, training), all processes",
+            "by_target": by_target}
+
+
+def run_keys(run: dict) -> dict:
+    """A self-play run's cost and, per iteration, its pairs, loss, validation EX and how its
+    sampler drifted."""
+    its = run["iterations"]
+    return {"iterations": len(its),
+            "pairs_per_iteration": [it.get("n_pairs") for it in its],
             # the sampler's own answers on its training questions, judged by execution: how
             # the played model drifts from one iteration to the next (not a test score)
             "samples_correct_per_iteration": [(it.get("counts") or {}).get("samples correct")
-                                              for it in run["iterations"]],
+                                              for it in its],
             "mean_sample_chars_per_iteration": [
-                _mean_sample_chars(Path(run["run"]) / f"iter{it['iteration']}")
-                for it in run["iterations"]],
-            "train_loss_per_iteration": [it.get("train_loss") for it in run["iterations"]],
-            "val_ex": [it.get("val_ex") for it in run["iterations"]],
+                _mean_sample_chars(Path(run["run"]) / f"iter{it['iteration']}") for it in its],
+            "train_loss_per_iteration": [it.get("train_loss") for it in its],
+            "val_ex": [it.get("val_ex") for it in its],
             "wall_s": run["wall_s"], "peak_rss_mb": run["peak_rss_mb"], "final": run["final"],
-            "processes": run.get("processes"),
-            "wall_is": "the whole run (ranking, sampling, judging, training), all processes",
-            "by_target": by_target}
+            "processes": run.get("processes")}
 
 
 def sft_row(out: Path) -> dict:
