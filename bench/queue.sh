@@ -21,3 +21,4 @@ step bench/synth_qwen.py               # 16: synthesis with Qwen
 step bench/sft_dose.py --train 0       # 16: self-play's start (all of spider:train)
 step bench/selfplay_qwen.py            # 16: self-play from one start
 step bench/lrsql_qwen.py --full-sft    # 16: LR-SQL again, paired with full-schema SFT
+step bench/selfplay_lr.py               # 16: is SPFT's result its learning rate's?
