@@ -31,7 +31,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
-from sft_dose import BASE  # noqa: E402
+from sft_dose import BASE, MAX_NEW_TOKENS  # noqa: E402
 from sft_dose import OUT as DOSE_OUT  # noqa: E402
 from sft_dose import compare, log, scored  # noqa: E402
 
@@ -101,15 +101,27 @@ def vs_start(results: Path, target: str, out: Path) -> dict:
             # writes short queries that run and answer something else
             "valid": c["valid"]["tuned"], "valid_sft": c["valid"]["untuned"],
             "mean_gen_tokens": _mean_gen_tokens(results),
+            # answers cut by the token limit: a model that no longer stops (DPO's filler)
+            "at_token_limit": _at_token_limit(results),
             # GeoQuery: the start model trained on the 403 questions spider:train holds
             "unseen_in_spider_train": _start_named(c["unseen_in_spider_train"])}
 
 
-def _mean_gen_tokens(results: Path) -> float:
-    """Mean generated tokens per answer, from the predictions the results were scored from."""
+def _preds(results: Path) -> list[dict]:
+    """The predictions the results were scored from (sft_dose.scored's layout)."""
     key = results.parent.name
-    rows = [json.loads(x) for x in (results.parents[2] / "preds" / f"{key}.jsonl").open()]
+    return [json.loads(x) for x in (results.parents[2] / "preds" / f"{key}.jsonl").open()]
+
+
+def _mean_gen_tokens(results: Path) -> float:
+    """Mean generated tokens per answer."""
+    rows = _preds(results)
     return sum(r["gen_tokens"] for r in rows) / len(rows)
+
+
+def _at_token_limit(results: Path) -> int:
+    """Answers that generated MAX_NEW_TOKENS tokens (stopped by the limit, not the model)."""
+    return sum(r["gen_tokens"] >= MAX_NEW_TOKENS for r in _preds(results))
 
 
 def _mean_sample_chars(folder: Path) -> float | None:
@@ -120,6 +132,14 @@ def _mean_sample_chars(folder: Path) -> float | None:
         return None
     lengths = [len(raw) for x in path.open() for _, raw in json.loads(x)["samples"]]
     return sum(lengths) / len(lengths) if lengths else None
+
+
+def _first_last_loss(folder: Path) -> list[float] | None:
+    """The loss logged at an iteration's first and last step (a step a resumed process
+    trained again counts once, as last logged)."""
+    by_step = {r["step"]: r["loss"] for r in read_metrics(folder / "metrics.jsonl")
+               if r.get("loss") is not None}
+    return [by_step[min(by_step)], by_step[max(by_step)]] if by_step else None
 
 
 def _start_named(unseen: dict | None) -> dict | None:
@@ -150,6 +170,9 @@ def run_keys(run: dict) -> dict:
             "mean_sample_chars_per_iteration": [
                 _mean_sample_chars(Path(run["run"]) / f"iter{it['iteration']}") for it in its],
             "train_loss_per_iteration": [it.get("train_loss") for it in its],
+            # a mean hides the shape: DPO's iteration 2 starts far from log 2 and ends near 0
+            "first_last_step_loss_per_iteration": [
+                _first_last_loss(Path(run["run"]) / f"iter{it['iteration']}") for it in its],
             "val_ex": [it.get("val_ex") for it in its],
             "wall_s": run["wall_s"], "peak_rss_mb": run["peak_rss_mb"], "final": run["final"],
             "processes": run.get("processes")}
@@ -167,6 +190,7 @@ def sft_row(out: Path) -> dict:
                       "final": str(doses()[0])}, {t: start_results(t, out) for t in TARGETS}, out)
     return row | {"pairs_per_iteration": None, "samples_correct_per_iteration": None,
                   "mean_sample_chars_per_iteration": None, "train_loss_per_iteration": None,
+                  "first_last_step_loss_per_iteration": None,
                   "val_ex": None,
                   "wall_is": "training time of the SFT steps (no sampling)"}
 

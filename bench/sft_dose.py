@@ -35,6 +35,7 @@ TARGETS = ["spider:dev", "geoquery:all", "kaggledbqa:all"]
 DOSES = [500, 2000, 0]  # 0 = all of spider:train (8,659 in the shared data)
 PROMPT = ["--sample-values", "3", "--max-prompt-tokens", "896"]  # the config's training prompt
 ALIGNSQL = [sys.executable, "-m", "alignsql.cli.main"]
+MAX_NEW_TOKENS = 160  # every model's answers, tuned or not
 
 
 def log(msg: str) -> None:
@@ -71,8 +72,8 @@ def scored(model: str, label: str, target: str, out: Path = OUT,
         if prompt is None:
             prompt = PROMPT if label == "untuned" else []
         subprocess.run([*ALIGNSQL, "predict", "--model", model, "--dataset", target, "--with-db",
-                        "--batch-size", "8", "--max-new-tokens", "160", *prompt,
-                        "--out", str(preds)], check=True, cwd=ROOT)
+                        "--batch-size", "8", "--max-new-tokens", str(MAX_NEW_TOKENS),
+                        *prompt, "--out", str(preds)], check=True, cwd=ROOT)
         subprocess.run([*ALIGNSQL, "eval", "--dataset", target, "--preds", str(preds),
                         "--only-predicted", "--out", str(ev)], check=True, cwd=ROOT,
                        stdout=subprocess.DEVNULL)
