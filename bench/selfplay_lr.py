@@ -4,7 +4,9 @@ bench/selfplay_qwen.py trains every self-play method at one rate, 2e-4: the star
 rate, tuned on no split. At that rate SPIN and DPO collapse within one iteration (their
 sampler's correct answers on the training questions fall from 693 of 1,000 to 247 and 88), so
 a reviewer asks whether SPFT's result is the method's or the rate's. This probe trains SPFT
-again from the same start, pool, questions and steps at lower rates. Each final model answers
+again from the same start, pool, questions and steps at lower rates (preference recipes train
+full models near 5e-7, the alignment handbook's DPO recipe; LoRA, which moves far fewer
+weights, takes higher ones: 5e-5 and 1e-5 lie between). Each final model answers
 Spider dev's steer part (310 questions; a seeded 200 of them rank SPFT's pool; never test);
 the rate whose model scores best there is chosen (a tie goes to the rate fixed before
 any run), and the chosen model's answers on the test part and GeoQuery are paired with the
