@@ -123,6 +123,26 @@ def summarize(rates: tuple[float, ...], rows: dict[str, dict], chosen: str | Non
     return result
 
 
+def table(result: dict) -> str:
+    """The probe as markdown rows for docs/results.md, straight from the result."""
+    head = ("| rate | EX, steer part | vs SFT [95% CI] | p (gained / lost) | samples correct "
+            "per iteration | train loss per iteration | wall h | chosen |")
+    rows = [head, "|" + "---|" * 8]
+    for name, r in result["runs"].items():
+        loss = ", ".join(f"{x:.3f}" for x in r["train_loss_per_iteration"] if x is not None)
+        correct = ", ".join(str(x) for x in r["samples_correct_per_iteration"])
+        chosen = "**chosen**" if name == result["chosen"] else ""
+        rows.append(f"| {r['learning_rate']:g} | {r['steer']['ex']:.3f} | "
+                    f"{sq.paired_cell(r['steer'])} | {correct} | {loss} | "
+                    f"{r['wall_s'] / 3600:.2f} | {chosen} |")
+    if result.get("chosen_test"):
+        rows += ["", "| chosen rate on | EX | vs SFT [95% CI] | p (gained / lost) |",
+                 "|---|---|---|---|"]
+        rows += [f"| {t} | {v['ex']:.3f} | {sq.paired_cell(v)} |"
+                 for t, v in result["chosen_test"].items()]
+    return "\n".join(rows)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--child", type=float, help=argparse.SUPPRESS)
@@ -130,7 +150,12 @@ def main() -> None:
                     help="learning rates to probe; the first is the fixed rate")
     ap.add_argument("--summarize", action="store_true",
                     help="score and write up only the runs already trained (no training)")
+    ap.add_argument("--table", action="store_true",
+                    help="print bench/results/selfplay_lr.json as markdown")
     args = ap.parse_args()
+    if args.table:
+        print(table(json.loads((ROOT / "bench" / "results" / "selfplay_lr.json").read_text())))
+        return
     if args.child is not None:  # a process of its own: its peak RSS is the run's
         sq.child("spft", OUT / tag(args.child), False, (f"learning_rate={args.child}",))
         return

@@ -250,7 +250,7 @@ def _pct(x: float | None) -> str:
     return "" if x is None else f"{x:.3f}"
 
 
-def _paired(row: dict) -> str:
+def paired_cell(row: dict) -> str:
     """"+0.012 [-0.010, +0.035] | 0.31 (41 / 33)": difference, interval, p (gained / lost)."""
     lo, hi = row["ci"]
     diff = row.get("diff_vs_sft", row.get("diff"))
@@ -274,11 +274,11 @@ def table(result: dict) -> str:
         peak = f"{m['peak_rss_mb'] / 1024:.1f}" if m.get("peak_rss_mb") else ""
         pairs = ", ".join(str(n) for n in m.get("pairs_per_iteration") or [])
         rows.append(f"| {name} | {m.get('iterations', '')} | {pairs} | {_pct(m['ex'])} | "
-                    f"{_paired(m)} | {_pct(g['ex'])} | {_paired(g)} | {wall} | {peak} |")
+                    f"{paired_cell(m)} | {_pct(g['ex'])} | {paired_cell(g)} | {wall} | {peak} |")
     steps = result.get("ordering", {}).get("steps", {})
     rows += ["", "| step of the paper's ordering | difference [95% CI] | p (gained / lost) |",
              "|---|---|---|"]
-    rows += [f"| {k.replace('_lt_', ' < ')} | {_paired(v)} |" for k, v in steps.items()]
+    rows += [f"| {k.replace('_lt_', ' < ')} | {paired_cell(v)} |" for k, v in steps.items()]
     return "\n".join(rows)
 
 
