@@ -2,17 +2,16 @@
 
 bench/selfplay_qwen.py trains every self-play method at one rate, 2e-4: the start model's SFT
 rate, tuned on no split. At that rate SPIN and DPO collapse within one iteration (their
-sampler's correct answers on the training questions fall from ~690 of 1,000 to 247 (SPIN)
-and 88 (DPO)), so
-a reviewer asks whether SPFT's result is the method's or the rate's. This probe trains SPFT
-again from the same start, pool, questions and steps at lower rates (preference recipes train
-full models near 5e-7, the alignment handbook's DPO recipe; LoRA, which moves far fewer
-weights, takes higher ones: 5e-5 and 1e-5 lie between). Each final model answers
-Spider dev's steer part (310 questions; a seeded 200 of them rank SPFT's pool; never test);
-the rate whose model scores best there is chosen (a tie goes to the rate fixed before
-any run), and the chosen model's answers on the test part and GeoQuery are paired with the
-start model's, as in selfplay_qwen.json. No other probe model is scored on test (the fixed
-rate's test score is selfplay_qwen.json's, reported there whichever rate is chosen).
+sampler's correct answers on the training questions fall from ~690 of 1,000 to 247 (SPIN) and
+88 (DPO)), so a reviewer asks whether SPFT's result is the method's or the rate's. This probe
+trains SPFT again from the same start, pool, questions and steps at lower rates (preference
+recipes train full models near 5e-7, the alignment handbook's DPO recipe; LoRA, which moves far
+fewer weights, takes higher ones: 5e-5 and 1e-5 lie between). Each final model answers Spider
+dev's steer part (310 questions; a seeded 200 of them rank SPFT's pool; never test); the rate
+whose model scores best there is chosen (a tie goes to the rate fixed before any run), and the
+chosen model's answers on the test part and GeoQuery are paired with the start model's, as in
+selfplay_qwen.json. No other probe model is scored on test (the fixed rate's test score is
+selfplay_qwen.json's, reported there whichever rate is chosen).
 
     nohup python bench/selfplay_lr.py > bench/out/selfplay_lr.log 2>&1 &
     python bench/selfplay_lr.py --summarize
@@ -71,8 +70,8 @@ def seed(rate: float) -> None:
     src, dst = MAIN / "spft", run_out(rate) / "spft"
     if dst.exists():
         return
+    (dst / "iter1").mkdir(parents=True)
     for name in ("pairs.jsonl", "counts.json", "samples.jsonl"):
-        (dst / "iter1").mkdir(parents=True, exist_ok=True)
         shutil.copy2(src / "iter1" / name, dst / "iter1" / name)
     pool = {str(p) for p in sq.doses()}  # not the fixed run's own trained models
     scores = json.loads((src / "val_scores.json").read_text())
