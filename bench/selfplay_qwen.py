@@ -12,6 +12,10 @@ questions with the same prompt, so that each step of the paper's ordering (SPIN 
 SFT < SPFT) is a paired comparison of its own (`ordering` in the JSON).
 Each training run is its own process; its wall time and peak RSS count every process it took
 (a session ending kills and resumes it: the run's wall.json). Everything resumes.
+A fresh checkout has no bench/out: a method (or the untuned model) whose row is in the
+committed result and whose run is not in bench/out keeps that row (`"kept": true`) and is not
+trained again; the start model is retrained and scored again, and the result says how its EX
+compares with the start model those rows were paired with (`start_as_paired`).
 
     nohup python bench/selfplay_qwen.py > bench/out/selfplay_qwen.log 2>&1 &
     python bench/selfplay_qwen.py --summarize
@@ -43,6 +47,7 @@ METHODS = ("spin", "dpo", "spft")
 PROMPT = ["--sample-values", "3", "--max-prompt-tokens", "896"]
 ALIGNSQL = [sys.executable, "-m", "alignsql.cli.main"]
 SMOKE = ["train_size=[12]", "k=2", "max_steps=2", "val_limit=6", "iterations=1"]
+RESULT = ROOT / "bench" / "results" / "selfplay_qwen.json"
 
 
 def doses() -> list[Path]:
@@ -195,11 +200,12 @@ def sft_row(out: Path) -> dict:
                   "wall_is": "training time of the SFT steps (no sampling)"}
 
 
-def ordering(methods: dict, out: Path) -> dict:
+def ordering(methods: dict, out: Path, kept_steps: dict) -> dict:
     """The paper's ordering, SPIN < untuned < SFT < SPFT, one paired comparison per step on
     the main target (diff = the right-hand system minus the left), and the issue's targets:
-    SPFT >= SFT + 2 points with p < 0.05; SPIN not above SFT (its EX no higher)."""
-    target, steps = TARGETS[0], {}
+    SPFT >= SFT + 2 points with p < 0.05; SPIN not above SFT (its EX no higher).
+    `kept_steps`: the committed result's steps, for those whose answers are not in `out`."""
+    target, steps = TARGETS[0], dict(kept_steps)
     untuned = results_of("untuned", target, out)
     for name, left, right in (("spin_lt_untuned", "spin", "untuned"),
                               ("untuned_lt_sft", "untuned", "sft")):
@@ -219,30 +225,61 @@ def ordering(methods: dict, out: Path) -> dict:
         "spin_not_above_sft": None if spin is None else bool(spin["diff_vs_sft"] <= 0)}}
 
 
+def committed(smoke: bool) -> dict:
+    """The committed result (none for a smoke run: plumbing keeps nothing)."""
+    return {} if smoke or not RESULT.exists() else json.loads(RESULT.read_text())
+
+
+def kept_rows(out: Path, smoke: bool) -> dict[str, dict]:
+    """The committed rows whose runs are not in `out` (a fresh checkout lost bench/out): SPIN,
+    DPO or SPFT by method, "untuned" by target. Kept as committed, paired with the start model
+    as it was then (`start_as_paired`), not trained again (SPIN and DPO took ~4 h each)."""
+    prev = committed(smoke)
+    rows = {m: r for m, r in prev.get("methods", {}).items()
+            if m in METHODS and not (out / m).exists() and not (out / f"{m}.json").exists()}
+    if prev.get("untuned") and not all(results_of("untuned", t, out).exists() for t in TARGETS):
+        rows["untuned"] = prev["untuned"]
+    return rows
+
+
+def start_as_paired(prev: dict) -> dict[str, float]:
+    """The start model's EX per target as the kept rows were paired with it (the first
+    committed SFT row's, carried from result to result)."""
+    return prev.get("start_as_paired") or {t: prev["methods"]["sft"]["by_target"][t]["ex"]
+                                           for t in TARGETS}
+
+
 def summarize(out: Path, smoke: bool) -> dict:
     if not all(start_results(t, out).exists() for t in TARGETS):
         return {"methods": {}, "complete": False}  # nothing to pair with yet
+    prev, kept = committed(smoke), kept_rows(out, smoke)
     methods = {"sft": sft_row(out)}
     for method in METHODS:
         run_file = out / f"{method}.json"
         evals = {t: results_of(method, t, out) for t in TARGETS}
         if run_file.exists() and all(p.exists() for p in evals.values()):
             methods[method] = method_row(json.loads(run_file.read_text()), evals, out)
+        elif method in kept:
+            methods[method] = kept[method]
     untuned = {t: results_of("untuned", t, out) for t in TARGETS}
     untuned_row = ({t: vs_start(p, t, out) for t, p in untuned.items()}
-                   if all(p.exists() for p in untuned.values()) else None)
+                   if all(p.exists() for p in untuned.values()) else kept.get("untuned"))
+    kept_steps = prev.get("ordering", {}).get("steps", {}) if kept else {}
     start = doses()[0] if doses() else None
     result = {"model": "qwen2.5-coder-0.5b", "start": str(start), "pool": [str(p) for p in doses()],
               "target": TARGETS[0], "n": methods["sft"]["n"],
               "targets": TARGETS, "methods": methods, "smoke": smoke,
               # the base model, same prompt and questions; diff_vs_sft = untuned - start
-              "untuned": untuned_row, "ordering": ordering(methods, out),
+              "untuned": untuned_row, "ordering": ordering(methods, out, kept_steps),
+              # rows (and ordering steps) kept from the committed result, not run again
+              "kept": sorted(kept),
+              **({"start_as_paired": start_as_paired(prev)} if kept else {}),
               "complete": all(m in methods for m in METHODS), "config": CONFIG,
               "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
                           "load_avg": os.getloadavg()},
               "command": "python bench/selfplay_qwen.py" + (" --smoke" if smoke else "")}
     if methods and not smoke:  # a smoke run proves the plumbing; it is no result
-        (ROOT / "bench" / "results" / "selfplay_qwen.json").write_text(json.dumps(result, indent=2))
+        RESULT.write_text(json.dumps(result, indent=2))
     return result
 
 
@@ -291,7 +328,7 @@ def main() -> None:
                     help="print bench/results/selfplay_qwen.json as markdown")
     args = ap.parse_args()
     if args.table:
-        print(table(json.loads((ROOT / "bench" / "results" / "selfplay_qwen.json").read_text())))
+        print(table(json.loads(RESULT.read_text())))
         return
     out = ROOT / "bench" / "out" / ("selfplay_qwen_smoke" if args.smoke else "selfplay_qwen")
     if args.child:
@@ -303,11 +340,15 @@ def main() -> None:
         print(json.dumps(summarize(out, args.smoke), indent=2))
         return
     sample = ["--sample", "20"] if args.smoke else []
+    kept = kept_rows(out, args.smoke)
     for target in TARGETS:  # the start model: every method is paired with it
         scored(str(doses()[0]), "sft", target, out, PROMPT + sample)
-    for target in TARGETS:  # the base model: the paper's ordering puts it between SPIN and SFT
-        scored(BASE, "untuned", target, out, PROMPT + sample)
+    for target in TARGETS if "untuned" not in kept else ():  # the paper's ordering puts the
+        scored(BASE, "untuned", target, out, PROMPT + sample)  # base between SPIN and SFT
     for method in METHODS:
+        if method in kept:
+            log(f"{method}: kept from {RESULT.relative_to(ROOT)} (no run in {out})")
+            continue
         final = trained(method, out, args.smoke)["final"]
         for target in TARGETS:
             scored(final, method, target, out, PROMPT + sample)
