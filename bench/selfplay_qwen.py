@@ -37,7 +37,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 from sft_dose import BASE, MAX_NEW_TOKENS  # noqa: E402
 from sft_dose import OUT as DOSE_OUT  # noqa: E402
-from sft_dose import compare, log, scored  # noqa: E402
+from sft_dose import compare, layout, log, preds_for, scored  # noqa: E402
 
 from alignsql.train.callbacks import logged_peak_mb, read_metrics, train_seconds  # noqa: E402
 
@@ -88,7 +88,7 @@ def trained(method: str, out: Path, smoke: bool) -> dict:
 
 
 def results_of(label: str, target: str, out: Path) -> Path:
-    return out / "eval" / f"{label}__{target.replace(':', '_')}" / "results.jsonl"
+    return layout(label, target, out)[1] / "results.jsonl"
 
 
 def start_results(target: str, out: Path) -> Path:
@@ -105,28 +105,26 @@ def vs_start(results: Path, target: str, out: Path) -> dict:
             # answers that ran (right or wrong), and how long they are: a collapsed model
             # writes short queries that run and answer something else
             "valid": c["valid"]["tuned"], "valid_sft": c["valid"]["untuned"],
-            "mean_gen_tokens": _mean_gen_tokens(results),
+            "mean_gen_tokens": _mean_gen_tokens(_preds(results)),
             # answers cut by the token limit: a model that no longer stops (DPO's filler)
-            "at_token_limit": _at_token_limit(results),
+            "at_token_limit": _at_token_limit(_preds(results)),
             # GeoQuery: the start model trained on the 403 questions spider:train holds
             "unseen_in_spider_train": _start_named(c["unseen_in_spider_train"])}
 
 
 def _preds(results: Path) -> list[dict]:
-    """The predictions the results were scored from (sft_dose.scored's layout)."""
-    key = results.parent.name
-    return [json.loads(x) for x in (results.parents[2] / "preds" / f"{key}.jsonl").open()]
+    """The predictions a results.jsonl was scored from."""
+    return [json.loads(x) for x in preds_for(results).open()]
 
 
-def _mean_gen_tokens(results: Path) -> float:
+def _mean_gen_tokens(preds: list[dict]) -> float:
     """Mean generated tokens per answer."""
-    rows = _preds(results)
-    return sum(r["gen_tokens"] for r in rows) / len(rows)
+    return sum(r["gen_tokens"] for r in preds) / len(preds)
 
 
-def _at_token_limit(results: Path) -> int:
+def _at_token_limit(preds: list[dict]) -> int:
     """Answers that generated MAX_NEW_TOKENS tokens (stopped by the limit, not the model)."""
-    return sum(r["gen_tokens"] >= MAX_NEW_TOKENS for r in _preds(results))
+    return sum(r["gen_tokens"] >= MAX_NEW_TOKENS for r in preds)
 
 
 def _mean_sample_chars(folder: Path) -> float | None:

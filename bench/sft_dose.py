@@ -58,14 +58,26 @@ def train(dose: int) -> Path:
     return run / "merged"
 
 
+def layout(label: str, target: str, out: Path = OUT) -> tuple[Path, Path]:
+    """Where scored() keeps one model's answers on one target: the predictions file and the
+    evaluation folder (results.jsonl, summary.json)."""
+    key = f"{label}__{target.replace(':', '_')}"
+    return out / "preds" / f"{key}.jsonl", out / "eval" / key
+
+
+def preds_for(results: Path) -> Path:
+    """The predictions file a results.jsonl of scored() was evaluated from (layout's inverse:
+    OUT/eval/KEY/results.jsonl -> OUT/preds/KEY.jsonl)."""
+    return results.parents[2] / "preds" / f"{results.parent.name}.jsonl"
+
+
 def scored(model: str, label: str, target: str, out: Path = OUT,
            prompt: list[str] | None = None) -> Path:
     """results.jsonl of one model on one target (predicted, then evaluated) under `out`.
 
     `prompt`: the prompt flags; by default the tuned models' own (saved with them) and
     PROMPT, their training prompt, for the untuned model."""
-    key = f"{label}__{target.replace(':', '_')}"
-    preds, ev = out / "preds" / f"{key}.jsonl", out / "eval" / key
+    preds, ev = layout(label, target, out)
     if not (ev / "summary.json").exists():
         log(f"predicting {label} on {target}")
         preds.parent.mkdir(parents=True, exist_ok=True)
