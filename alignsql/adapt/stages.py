@@ -64,6 +64,7 @@ def _measure_training(run, lm) -> tuple[float, float]:
     from peft import LoraConfig, get_peft_model
 
     from alignsql.data import registry
+    from alignsql.models.loading import compute_dtype
     from alignsql.train.data import records, tokenize
     from alignsql.train.losses import completion_loss
     from alignsql.train.prefix import GroupCollator, batch_item
@@ -88,7 +89,8 @@ def _measure_training(run, lm) -> tuple[float, float]:
     seconds = []
     for _ in range(2):  # the first step pays one-off kernel setup (~20% here); the second is timed
         start = time.perf_counter()
-        with torch.autocast(lm.device, torch.bfloat16, enabled=run.cfg.dtype == "bf16"):
+        with torch.autocast(lm.device, torch.bfloat16,
+                            enabled=compute_dtype(run.cfg.dtype, lm.device) == "bf16"):
             loss = completion_loss(model, batch)
         loss.backward()
         seconds.append(time.perf_counter() - start)

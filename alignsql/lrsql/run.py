@@ -36,6 +36,7 @@ from alignsql.paths import home
 from alignsql.train import sft
 from alignsql.train.callbacks import read_metrics, train_seconds
 from alignsql.train.checkpoint import run_dir, save_config, save_merged, write_json
+from alignsql.train.config import on_device
 from alignsql.train.data import TrainingData, tokenize
 
 
@@ -189,6 +190,7 @@ def baseline(cfg: LRSQLConfig, model: str | None = None, ds: Dataset | None = No
 
 def run(cfg: LRSQLConfig, resume: bool = False, ds: Dataset | None = None,
         log: Callable[[str], None] = lambda _: None) -> dict:
+    cfg = on_device(cfg, log)
     out = run_dir(cfg.output_dir, cfg.name, resume)
     save_config(cfg, out)
     tok = load_tokenizer(cfg.model)

@@ -222,6 +222,24 @@ class SFTConfig:
         return self.max_prompt_tokens or default_prompt_budget(self.max_length)
 
 
+def on_device(cfg, log=lambda _: None):
+    """``cfg`` (any config with ``device`` and ``dtype``, and maybe ``base_dtype``) with its
+    precisions as this machine runs them: bf16 becomes fp32 where the device has no fast bf16
+    (alignsql.models.loading.compute_dtype), so the config saved with a run says what ran.
+    One line through ``log`` when something changed."""
+    import dataclasses
+
+    from alignsql.models.loading import compute_dtype
+    fields = [f for f in ("dtype", "base_dtype") if hasattr(cfg, f)]
+    changes = {f: compute_dtype(getattr(cfg, f), cfg.device) for f in fields}
+    changes = {f: v for f, v in changes.items() if v != getattr(cfg, f)}
+    if not changes:
+        return cfg
+    log(f"{' and '.join(changes)}: bf16 is not native on this device (a CPU without AVX-512 "
+        f"runs it many times slower than fp32); running in fp32")
+    return dataclasses.replace(cfg, **changes)
+
+
 def default_prompt_budget(max_length: int) -> int:
     """What a prompt may use of ``max_length`` when not set: room for a 128-token SQL (a
     quarter of the sequence when that is less)."""

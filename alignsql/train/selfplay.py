@@ -33,7 +33,7 @@ from alignsql.train.callbacks import (
     train_seconds,
 )
 from alignsql.train.checkpoint import last_checkpoint, run_dir, save_config, save_merged, write_json
-from alignsql.train.config import SelfPlayConfig, SFTConfig, default_prompt_budget
+from alignsql.train.config import SelfPlayConfig, SFTConfig, default_prompt_budget, on_device
 from alignsql.train.runclock import RunClock
 
 
@@ -200,6 +200,12 @@ def recorded_samples(record: Path, questions: list[dict]) -> list[list[tuple[str
     return out
 
 
+def _bf16(cfg: SelfPlayConfig, device: str) -> bool:
+    """bf16 autocast for main and, alike, the opponent's log-probabilities (where native)."""
+    from alignsql.models.loading import compute_dtype
+    return compute_dtype(cfg.dtype, device) == "bf16"
+
+
 def _args(cfg: SelfPlayConfig, folder: Path, device: str):
     from transformers import TrainingArguments
     return TrainingArguments(
@@ -207,7 +213,7 @@ def _args(cfg: SelfPlayConfig, folder: Path, device: str):
         per_device_train_batch_size=1, gradient_accumulation_steps=cfg.grad_accum,
         learning_rate=cfg.learning_rate, lr_scheduler_type="cosine", warmup_steps=0.1,
         logging_steps=cfg.logging_steps, save_steps=cfg.save_steps, save_total_limit=2,
-        bf16=cfg.dtype == "bf16", seed=cfg.seed, data_seed=cfg.seed, report_to=[],
+        bf16=_bf16(cfg, device), seed=cfg.seed, data_seed=cfg.seed, report_to=[],
         remove_unused_columns=False, use_cpu=device == "cpu", dataloader_num_workers=0,
         disable_tqdm=True, include_num_input_tokens_seen="all",
         activation_checkpointing=cfg.gradient_checkpointing)
@@ -257,7 +263,7 @@ def build_trainer(cfg: SelfPlayConfig, pairs: list[dict], main: str, opponent: s
                                   getattr(model.model.config, "_attn_implementation", "sdpa"))
     items = steps([tokenize_group(g, model.tokenizer) for g in groups], cfg.batch_size)
     opp = load(opponent, dtype="fp32", device=cfg.device)
-    items = with_opponent_logps(items, opp.model, collator, bf16=cfg.dtype == "bf16",
+    items = with_opponent_logps(items, opp.model, collator, bf16=_bf16(cfg, model.device),
                                 bar=_bar(progress, len(items), "opponent log-probs", "step"))
     del opp
     net = model.model
@@ -311,6 +317,7 @@ def train(cfg: SelfPlayConfig, resume: bool = False,
     if world_size() > 1:  # every process would sample and judge the same questions
         raise AlignSQLError("self-play runs in one process (its sampling stage is not split "
                             "across processes yet); start it without torchrun / accelerate")
+    cfg = on_device(cfg, log)
     out = run_dir(cfg.output_dir, cfg.name, resume)
     save_config(cfg, out)
     with RunClock(out / "wall.json") as clock:  # a resumed run's time adds up over processes

@@ -23,7 +23,7 @@ from alignsql.train.callbacks import (
     write_run_report,
 )
 from alignsql.train.checkpoint import last_checkpoint, run_dir, save_config, save_merged, write_json
-from alignsql.train.config import SFTConfig
+from alignsql.train.config import SFTConfig, on_device
 from alignsql.train.data import TrainingData, build_training_data
 from alignsql.train.dist import is_main
 from alignsql.train.losses import completion_loss
@@ -41,6 +41,8 @@ from alignsql.train.runclock import RunClock
 def _trl_args(cfg: SFTConfig, out: Path, has_val: bool, device: str):
     from trl import SFTConfig as TRLConfig
 
+    from alignsql.models.loading import compute_dtype
+
     # one dataset item is one device step, made by alignsql.train.prefix.make_batches
     return TRLConfig(
         output_dir=str(out / "checkpoints"), num_train_epochs=cfg.epochs, max_steps=cfg.max_steps,
@@ -52,7 +54,7 @@ def _trl_args(cfg: SFTConfig, out: Path, has_val: bool, device: str):
         fsdp_config=cfg.fsdp_config,
         optim=cfg.optimizer, logging_steps=cfg.logging_steps, save_steps=cfg.save_steps,
         save_total_limit=2, eval_strategy="steps" if has_val else "no", eval_steps=cfg.eval_steps,
-        bf16=cfg.dtype == "bf16", seed=cfg.seed, data_seed=cfg.seed,
+        bf16=compute_dtype(cfg.dtype, device) == "bf16", seed=cfg.seed, data_seed=cfg.seed,
         report_to=cfg.report_to or "none",
         dataset_kwargs={"skip_prepare_dataset": True}, remove_unused_columns=False,
         prediction_loss_only=True, train_sampling_strategy="random",
@@ -270,6 +272,7 @@ def _shared_with_eval(cfg: SFTConfig, data, log: Callable[[str], None]) -> int:
 def train(cfg: SFTConfig, resume: bool = False,
           log: Callable[[str], None] = lambda _: None, progress: bool = False) -> dict:
     """One SFT run; returns the summary also written to <run>/summary.json."""
+    cfg = on_device(cfg, log)
     check_clean([s for spec in cfg.train for s in steered_by(spec)], cfg.eval, cfg.allow_leak,
                 "train sft")
     out, lm, data = setup(cfg, resume)

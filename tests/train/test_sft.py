@@ -188,8 +188,11 @@ def test_qlora_is_a_clear_error_without_a_gpu(tmp_path, tiny_model_dir) -> None:
         train(_cfg(tmp_path, tiny_model_dir, method="qlora"))
 
 
-def test_lora_on_a_bf16_base_trains_fp32_adapters(tmp_path, tiny_model_dir) -> None:
+def test_lora_on_a_bf16_base_trains_fp32_adapters(tmp_path, tiny_model_dir, monkeypatch) -> None:
+    from alignsql.models import loading
     from alignsql.train import sft
+    # a device with fast bf16 (on one without, the base loads in fp32: tests/models/test_loading)
+    monkeypatch.setattr(loading, "native", lambda dtype, device: True)
     cfg = _cfg(tmp_path, tiny_model_dir, base_dtype="bf16", max_steps=2)
     out, lm, data = sft.setup(cfg, resume=False)
     trainer, result, _ = sft.fit(cfg, out, lm, data, resume=False)
