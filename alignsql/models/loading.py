@@ -44,7 +44,8 @@ def pick_device(device: str = "auto") -> str:
 def native(dtype: str, device: str) -> bool:
     """Whether ``device`` multiplies ``dtype`` (bf16, fp16) matrices at speed. A CPU without
     the oneDNN path for it (bf16: AVX-512; fp16: AVX-512 FP16) falls back to a scalar matmul:
-    bf16 and fp16 ran at 1 GFLOP/s against fp32's 89-106 on a 2-core AVX2 EPYC (#16)."""
+    bf16 and fp16 ran at 1.0 GFLOP/s against fp32's 84 on a 2-core AVX2 EPYC
+    (bench/results/precision_probe.json)."""
     import torch
     kind = torch.device(device).type
     if dtype == "fp32" or kind not in ("cpu", "cuda"):
