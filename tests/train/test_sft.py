@@ -199,3 +199,20 @@ def test_lora_on_a_bf16_base_trains_fp32_adapters(tmp_path, tiny_model_dir, monk
     dtypes = {("lora_" in n): p.dtype for n, p in trainer.model.named_parameters()}
     assert dtypes == {True: torch.float32, False: torch.bfloat16}
     assert torch.isfinite(torch.tensor(result.training_loss))
+
+
+def test_a_run_without_fast_bf16_trains_and_saves_fp32(tmp_path, tiny_model_dir,
+                                                         monkeypatch) -> None:
+    """Asked for bf16 on a device without a fast bf16 path, the run trains in fp32 (no
+    autocast, fp32 base) and its saved config says so."""
+    import yaml
+
+    from alignsql.models import loading
+    from alignsql.train import sft
+    monkeypatch.setattr(loading, "native", lambda dtype, device: dtype == "fp32")
+    said: list[str] = []
+    summary = sft.train(_cfg(tmp_path, tiny_model_dir, dtype="bf16", base_dtype="bf16",
+                             max_steps=1, merge=False), log=said.append)
+    saved = yaml.safe_load((Path(summary["run"]) / "config.yaml").read_text())
+    assert (saved["dtype"], saved["base_dtype"]) == ("fp32", "fp32")
+    assert any("running in fp32" in line for line in said)
