@@ -16,9 +16,10 @@ step() {
     local rc=$?  # before any $(...) below resets it
     if [ $rc -eq 0 ]; then echo "$(date +%T) done: $*"; else echo "$(date +%T) FAILED ($rc): $*"; fi
 }
+# LR-SQL first: ~7 h here, it lands before SPFT's chain (~20 h on an AVX2 machine) can
+step bench/lrsql_qwen.py --full-sft    # 16: LR-SQL again, paired with full-schema SFT
 step bench/sft_dose.py --train 500     # 16: the synthesis writer and control
 step bench/synth_qwen.py               # 16: synthesis with Qwen
 step bench/sft_dose.py --train 0       # 16: self-play's start (all of spider:train)
 step bench/selfplay_qwen.py            # 16: self-play from one start
-step bench/lrsql_qwen.py --full-sft    # 16: LR-SQL again, paired with full-schema SFT
-step bench/selfplay_lr.py               # 16: is SPFT's result its learning rate's?
+step bench/selfplay_lr.py              # 16: is SPFT's result its learning rate's?
