@@ -39,6 +39,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from precision_probe import cpu  # noqa: E402
+
 from alignsql.eval.significance import mean_interval, paired_bootstrap, paired_comparison
 from alignsql.eval.tables import question_scores
 
@@ -150,7 +152,7 @@ def summary() -> dict:
                               "train_seconds"),
                           "full_schema_sft": (_read(run / "full_sft" / "summary.json")
                                               or {}).get("train_wall_s")},
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
+        "machine": {"cpus": os.cpu_count(), "cpu": cpu(), "python": platform.python_version(),
                     "platform": platform.platform(), "load_avg": list(os.getloadavg())},
         "command": "python bench/lrsql_qwen.py" + (" --full-sft" if FULL_SFT else ""),
     }

@@ -116,7 +116,7 @@ def summarize(rates: tuple[float, ...], rows: dict[str, dict], chosen: str | Non
                            "200 of which rank SPFT's pool); a tie keeps the fixed rate",
               "runs": rows, "chosen": chosen, "complete": test is not None,
               # the chosen model only, paired with the start model as in selfplay_qwen.json
-              "chosen_test": test, "machine": {"load_avg": os.getloadavg()},
+              "chosen_test": test, "machine": {"load_avg": os.getloadavg(), "cpu": sq.cpu()},
               "command": "python bench/selfplay_lr.py --rates " + " ".join(f"{r:g}" for r in rates)}
     (ROOT / "bench" / "results" / "selfplay_lr.json").write_text(json.dumps(result, indent=2))
     return result

@@ -38,6 +38,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 from sft_dose import BASE, MAX_NEW_TOKENS  # noqa: E402
 from sft_dose import OUT as DOSE_OUT  # noqa: E402
 from sft_dose import compare, layout, log, preds_for, scored  # noqa: E402
+from precision_probe import cpu  # noqa: E402
 
 from alignsql.train.callbacks import logged_peak_mb, read_metrics, train_seconds  # noqa: E402
 
@@ -273,8 +274,8 @@ def summarize(out: Path, smoke: bool) -> dict:
               "kept": sorted(kept),
               **({"start_as_paired": start_as_paired(prev)} if kept else {}),
               "complete": all(m in methods for m in METHODS), "config": CONFIG,
-              "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
-                          "load_avg": os.getloadavg()},
+              "machine": {"cpus": os.cpu_count(), "cpu": cpu(),
+                          "python": platform.python_version(), "load_avg": os.getloadavg()},
               "command": "python bench/selfplay_qwen.py" + (" --smoke" if smoke else "")}
     if methods and not smoke:  # a smoke run proves the plumbing; it is no result
         RESULT.write_text(json.dumps(result, indent=2))
