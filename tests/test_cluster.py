@@ -51,6 +51,7 @@ def test_predict_on_ray_equals_one_process(local_ray, tiny_model_dir, data_root,
     one = run_predict(PredictConfig(out=str(tmp_path / "one.jsonl"), **common))
     many = run_predict(PredictConfig(out=str(tmp_path / "ray.jsonl"), ray=local_ray, **common))
     assert many["ray_tasks"] == 2 and many["answered"] == one["answered"] == 8
+    assert many["dtype"] == one["dtype"] == "fp32"
     a, b = _by_id(tmp_path / "one.jsonl"), _by_id(tmp_path / "ray.jsonl")
     assert a.keys() == b.keys() and all(a[k]["raw"] == b[k]["raw"] for k in a)
     assert not (tmp_path / "ray.jsonl.parts").exists()

@@ -257,12 +257,12 @@ def run_predict(cfg: PredictConfig, progress: bool = False, log=lambda _: None) 
         engine = open_engine(cfg.backend, cfg.model, cfg.dtype, cfg.device, cfg.base_url,
                              cfg.prefix_cache, log)
         stats = predict(engine, ds, examples, cfg, out, on_batch)
-        stats.update(device=engine.device, backend=engine.name)
+        stats.update(device=engine.device, backend=engine.name, dtype=engine.dtype)
         close(engine)
     if bar:
         bar.close()
     config.save(cfg, out.with_suffix(".config.yaml"))
-    stats.update(model=cfg.model, dtype=cfg.dtype, out=str(out))
+    stats.update(model=cfg.model, out=str(out))  # dtype: the engine's, as it ran
     return stats
 
 
@@ -278,7 +278,7 @@ def _predict_part(job: tuple[dict, list[str], str]) -> dict:
                          cfg.prefix_cache)
     stats = predict(engine, ds, examples, cfg, Path(part_out))
     close(engine)
-    return {**stats, "device": engine.device, "backend": engine.name}
+    return {**stats, "device": engine.device, "backend": engine.name, "dtype": engine.dtype}
 
 
 def _collect(out: Path, parts: list[Path]) -> None:
@@ -316,13 +316,13 @@ def predict_on_ray(cfg: PredictConfig, examples: list[Example], out: Path, on_ba
     jobs = [(job, [e.id for e in part], str((parts_dir / f"part{i}.jsonl").resolve()))
             for i, part in enumerate(parts)]
     stats = {**_new_stats(examples, done, torn), "ray_tasks": len(jobs), "device": "",
-             "backend": ""}
+             "backend": "", "dtype": ""}
     start = time.perf_counter()
     for i, part in cluster.ray_map(_predict_part, jobs, cfg.ray, cpus, gpus):
         _collect(out, [Path(jobs[i][2])])
         for key in ("answered", "empty", "over_budget", "gen_tokens"):
             stats[key] += part[key]
-        stats.update(device=part["device"], backend=part["backend"],
+        stats.update(device=part["device"], backend=part["backend"], dtype=part["dtype"],
                      seconds=time.perf_counter() - start)
         on_batch(part["answered"], stats)
     parts_dir.rmdir()

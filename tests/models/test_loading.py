@@ -60,3 +60,13 @@ def test_a_config_records_the_precision_that_runs(no_fast_half) -> None:
 def test_a_config_on_a_native_device_is_returned_as_is(fast_half) -> None:
     cfg = SFTConfig(dtype="bf16", base_dtype="bf16", device="cpu")
     assert on_device(cfg) is cfg
+
+
+def test_predict_records_the_precision_it_answered_in(no_fast_half, tiny_model_dir, data_root,
+                                                      tmp_path) -> None:
+    from alignsql.models.predict import PredictConfig, run_predict
+    stats = run_predict(PredictConfig(model=str(tiny_model_dir), dataset="spider:dev", sample=2,
+                                      with_db=True, max_new_tokens=2, dtype="bf16", device="cpu",
+                                      backend="hf", out=str(tmp_path / "p.jsonl"),
+                                      data_root=str(data_root)))
+    assert stats["answered"] == 2 and stats["dtype"] == "fp32"

@@ -28,6 +28,7 @@ class Engine(Protocol):
     name: str
     tokenizer: Any
     device: str
+    dtype: str  # as it runs (hf: fp32 where the one asked for is slow; openai: remote)
 
     def stream(self, requests: Iterable[Request], opts: GenOptions, slots: int = 8,
                incoming: Callable[[], list[Request]] | None = None

@@ -13,7 +13,7 @@ class HFEngine:
     def __init__(self, model: str, dtype: str = "bf16", device: str = "auto",
                  prefix_cache: bool = True, log: Callable[[str], None] = lambda _: None):
         self.lm = load(model, dtype, device, log)
-        self.tokenizer, self.device = self.lm.tokenizer, self.lm.device
+        self.tokenizer, self.device, self.dtype = self.lm.tokenizer, self.lm.device, self.lm.dtype
         # prefix KV caches kept for reuse (a few schemas); 0 = recompute every prefix
         self.cache = PrefixCache(capacity=4 if prefix_cache else 0)
 
@@ -21,7 +21,8 @@ class HFEngine:
     def wrap(cls, lm, prefix_cache: bool = True) -> "HFEngine":
         """The engine around an already loaded model."""
         engine = cls.__new__(cls)
-        engine.lm, engine.tokenizer, engine.device = lm, lm.tokenizer, lm.device
+        engine.lm, engine.tokenizer, engine.device, engine.dtype = (lm, lm.tokenizer, lm.device,
+                                                                    lm.dtype)
         engine.cache = PrefixCache(capacity=4 if prefix_cache else 0)
         return engine
 

@@ -20,6 +20,7 @@ TIMEOUT_S = 600
 class OpenAIEngine:
     name = "openai"
     device = "remote"
+    dtype = "remote"
 
     def __init__(self, model: str, base_url: str, log: Callable[[str], None] = lambda _: None):
         from transformers import AutoTokenizer

@@ -53,6 +53,7 @@ class VLLMEngine:
                        enable_prefix_caching=True)
         self.tokenizer = self.llm.get_tokenizer()
         self.device = device if device != "auto" else ("cuda" if _has_cuda() else "cpu")
+        self.dtype = dtype
         atexit.register(self.close)  # every command, however it ends
 
     def close(self) -> None:
