@@ -110,7 +110,8 @@ def _n_test(run, profile: dict) -> int:
 
 def plan(run, profile: dict) -> dict:
     """Throughput measured as each stage will run: generation with the weights in ``dtype``
-    (bf16 answers twice as fast as fp32 here), training on fp32 base weights under autocast
+    (bf16 answered twice as fast as fp32 on an AVX-512 CPU; where bf16 is slow both run fp32,
+    alignsql.models.loading.compute_dtype), training on fp32 base weights under autocast
     (SFT's default ``base_dtype``)."""
     import gc
 
