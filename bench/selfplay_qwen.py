@@ -13,8 +13,8 @@ SFT < SPFT) is a paired comparison of its own (`ordering` in the JSON).
 Each training run is its own process; its wall time and peak RSS count every process it took
 (a session ending kills and resumes it: the run's wall.json). Everything resumes.
 A fresh checkout has no bench/out: a method (or the untuned model) whose row is in the
-committed result and whose run is not in bench/out keeps that row (`"kept": true`) and is not
-trained again; the start model is retrained and scored again, and the result says how its EX
+committed result and whose run is not in bench/out keeps that row (listed under `kept`) and
+is not trained again; the start model is retrained and scored again, and the result says how its EX
 compares with the start model those rows were paired with (`start_as_paired`).
 
     nohup python bench/selfplay_qwen.py > bench/out/selfplay_qwen.log 2>&1 &
@@ -100,15 +100,15 @@ def start_results(target: str, out: Path) -> Path:
 
 def vs_start(results: Path, target: str, out: Path) -> dict:
     """One target's answers paired with the start model's on the same questions."""
-    c = compare(start_results(target, out), results, target)
+    c, preds = compare(start_results(target, out), results, target), _preds(results)
     return {"n": c["n"], "ex": c["ex"], "ex_sft": c["ex_untuned"], "diff_vs_sft": c["diff"],
             "ci": c["ci"], "p_value": c["p_value"], "gained": c["gained"], "lost": c["lost"],
             # answers that ran (right or wrong), and how long they are: a collapsed model
             # writes short queries that run and answer something else
             "valid": c["valid"]["tuned"], "valid_sft": c["valid"]["untuned"],
-            "mean_gen_tokens": _mean_gen_tokens(_preds(results)),
+            "mean_gen_tokens": _mean_gen_tokens(preds),
             # answers cut by the token limit: a model that no longer stops (DPO's filler)
-            "at_token_limit": _at_token_limit(_preds(results)),
+            "at_token_limit": _at_token_limit(preds),
             # GeoQuery: the start model trained on the 403 questions spider:train holds
             "unseen_in_spider_train": _start_named(c["unseen_in_spider_train"])}
 
