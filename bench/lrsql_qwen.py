@@ -25,6 +25,7 @@ Resumable: every piece is a subprocess writing its own summary, skipped when it 
     python bench/lrsql_qwen.py --full-sft      # everything, plus full-schema SFT (the paper's
                                                # baseline, bench/lrsql_full_sft.py) paired
                                                # against the trained LR-SQL run
+    python bench/lrsql_qwen.py --table         # the committed result as markdown (docs)
 """
 from __future__ import annotations
 
@@ -208,6 +209,57 @@ def main(partial: bool, smoke: bool, probes_only: bool = False, full_sft: bool =
                                              "larger_lrsql_stage_vs_full")}, indent=2))
 
 
+NAMES = {"full_schema_untuned": "untuned, full schema", "sliced_untuned": "untuned, sliced walk",
+         "lrsql_trained": "LR-SQL trained (link + SQL generator)",
+         "full_schema_sft": "full-schema SFT (LoRA, same questions)"}
+STAGES = {"full": "full-schema SFT", "link": "LR-SQL schema link (one slice)",
+          "sqlgen": "LR-SQL SQL generation"}
+
+
+def _cell(value: float | None, ci: list | None) -> str:
+    if value is None:
+        return ""
+    return f"{value:.2f}" + (f" [{ci[0]:.2f}, {ci[1]:.2f}]" if ci else "")
+
+
+def _paired(v: dict | None) -> str:
+    """"+0.26 [+0.16, +0.36] | 2.6e-06 (29 / 3)": EX difference, interval, p (gained / lost)."""
+    if not v:
+        return " | "
+    ex = v["ex"]
+    return (f"{ex['diff']:+.2f} [{ex['ci'][0]:+.2f}, {ex['ci'][1]:+.2f}] | {ex['p_value']:.2g} "
+            f"({ex['b_only']} / {ex['a_only']})")
+
+
+def table(result: dict) -> str:
+    """The systems, the paired comparisons and the memory probes as markdown for
+    docs/results.md, straight from the result."""
+    head = ("| system | n | exact set | recall | precision | EX | EX vs untuned full schema "
+            "[95% CI] | p (gained / lost) |")
+    rows = [head, "|" + "---|" * 8]
+    for key, s in result["systems"].items():
+        cells = [_cell(s[k], s.get(f"{k}_ci")) for k in (*TABLE_KEYS, "ex")]
+        vs = _paired(result.get("vs_full_schema_untuned", {}).get(key))
+        rows.append(f"| {NAMES.get(key, key)} | {s['n']} | {' | '.join(cells)} | {vs} |")
+    for key, v in (result.get("vs_full_schema_sft") or {}).items():
+        r = v["recall"]
+        head = ("| against full-schema SFT | EX difference [95% CI] | p (gained / lost) | "
+                "recall difference [95% CI] |")
+        rows += ["", head, "|---|---|---|---|",
+                 (f"| {NAMES.get(key, key)} | {_paired(v)} | {r['diff']:+.2f} "
+                  f"[{r['ci'][0]:+.2f}, {r['ci'][1]:+.2f}] |")]
+    rows += ["", "| stage (batch 1) | tokens per sample (mean / probed) | peak RSS MB |",
+             "|---|---|---|"]
+    for name, p in result.get("probes", {}).items():
+        if p:
+            rows.append(f"| {STAGES.get(p['stage'], name)} | {p['tokens_per_sample']:,.0f} / "
+                        f"{p['probe_tokens_per_sample']:,.0f} | {p['peak_rss_mb']:,.0f} |")
+    ratio = result.get("larger_lrsql_stage_vs_full")
+    if ratio is not None:
+        rows.append(f"\nlarger LR-SQL stage / full-schema SFT: {ratio:.0%}")
+    return "\n".join(rows)
+
+
 if __name__ == "__main__":
     ap = argparse.ArgumentParser()
     ap.add_argument("--partial", action="store_true", help="summarize finished runs only")
@@ -216,5 +268,10 @@ if __name__ == "__main__":
                     help="run the memory probes and add them to the committed result")
     ap.add_argument("--full-sft", action="store_true",
                     help="also train and score full-schema SFT, paired with LR-SQL")
+    ap.add_argument("--table", action="store_true",
+                    help="print bench/results/lrsql_qwen.json as markdown")
     a = ap.parse_args()
-    main(a.partial, a.smoke, a.probes_only, a.full_sft)
+    if a.table:
+        print(table(json.loads((ROOT / "bench" / "results" / "lrsql_qwen.json").read_text())))
+    else:
+        main(a.partial, a.smoke, a.probes_only, a.full_sft)
