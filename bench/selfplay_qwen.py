@@ -340,6 +340,9 @@ def main() -> None:
         return
     sample = ["--sample", "20"] if args.smoke else []
     kept = kept_rows(out, args.smoke)
+    if kept and doses()[0].parent.name != "dose_all":  # a failed retraining must not pass
+        sys.exit(f"the kept rows ({', '.join(sorted(kept))}) started from dose_all, which is "
+                 f"not finished under {DOSE_OUT / 'runs'}: run bench/sft_dose.py --train 0")
     for target in TARGETS:  # the start model: every method is paired with it
         scored(str(doses()[0]), "sft", target, out, PROMPT + sample)
     for target in TARGETS if "untuned" not in kept else ():  # the paper's ordering puts the
