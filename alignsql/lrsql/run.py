@@ -86,16 +86,50 @@ def _generator(model: Path, cfg: LRSQLConfig, max_new_tokens: int) -> tuple[Call
 
 
 def link(model: Path, examples, merged: Merged, slicing: Slicing, cfg: LRSQLConfig,
-         log: Callable[[str], None] = lambda _: None):
+         log: Callable[[str], None] = lambda _: None, parts_dir: Path | None = None):
+    """The walk over the slices with ``model``. With ``parts_dir``, each part's replies are
+    kept there, so a killed walk (minutes a part on a CPU) resumes at its first unkept part;
+    a kept part is reused only for the same model and the very same prompts."""
     gen, tok = _generator(model, cfg, max_new_tokens=48)
     parts = len(slicing.slices)
     done = iter(range(1, parts + 1))
 
     def logged(prompts: list[str], prefix: str | None = None) -> list[str]:
+        part = next(done)
+        key = {"model": _stamp(model), "prefix": prefix, "prompts": prompts}
+        path = parts_dir / f"part{part}.json" if parts_dir else None
+        replies = _kept(path, key)
+        if replies is not None:
+            log(f"part {part} of {parts}: kept from an earlier process")
+            return replies
         replies = gen(prompts, prefix)
-        log(f"linked {len(prompts)} questions on part {next(done)} of {parts}")
+        if path:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            write_json(path, {**key, "replies": replies})
+        log(f"linked {len(prompts)} questions on part {part} of {parts}")
         return replies
     return walk(examples, merged.schema, slicing, tok, logged)
+
+
+def _stamp(model: Path) -> str:
+    """The model's path and, for a folder, when its config was written (a retrained model at
+    the same path is another model)."""
+    config_file = Path(model) / "config.json"
+    return f"{model}@{config_file.stat().st_mtime_ns}" if config_file.exists() else str(model)
+
+
+def _kept(path: Path | None, key: dict) -> list[str] | None:
+    """A kept part's replies, if it was walked with the same model and prompts."""
+    if path is None or not path.exists():
+        return None
+    try:
+        saved = json.loads(path.read_text())
+    except json.JSONDecodeError:
+        return None
+    if not all(saved.get(k) == v for k, v in key.items()):
+        return None
+    replies = saved.get("replies")
+    return replies if isinstance(replies, list) and len(replies) == len(key["prompts"]) else None
 
 
 def linked_training_set(out: Path, link_model: Path, train_q, merged: Merged, slicing: Slicing,
@@ -105,7 +139,7 @@ def linked_training_set(out: Path, link_model: Path, train_q, merged: Merged, sl
     path = out / "linked_train.json"
     if path.exists():
         return json.loads(path.read_text())
-    on_train = link(link_model, train_q, merged, slicing, cfg, log)
+    on_train = link(link_model, train_q, merged, slicing, cfg, log, out / "linked_train_parts")
     linked = {ex.id: r.tables for ex, r in zip(train_q, on_train)}
     write_json(path, linked)
     return linked
@@ -173,7 +207,7 @@ def baseline(cfg: LRSQLConfig, model: str | None = None, ds: Dataset | None = No
             result.update(json.loads((out / name / "summary.json").read_text()))
             continue
         log(f"{model}: linking {len(test_q)} questions over {len(parts.slices)} part(s)")
-        walked = link(Path(model), test_q, merged, parts, cfg, log)
+        walked = link(Path(model), test_q, merged, parts, cfg, log, out / name / "link_parts")
         linked = {ex.id: r.tables for ex, r in zip(test_q, walked)}
         if name == "sliced":
             sql = generate_sql(Path(model), test_q, merged, linked, cfg)
@@ -215,7 +249,7 @@ def run(cfg: LRSQLConfig, resume: bool = False, ds: Dataset | None = None,
     if not sqlgen:
         raise AlignSQLError(f"no sqlgen sample fits {cfg.sqlgen_max_length} tokens")
     gen_model = train_stage(cfg, "sqlgen", sqlgen, cfg.sqlgen_max_length, resume)
-    on_test = link(link_model, test_q, merged, slicing, cfg, log)
+    on_test = link(link_model, test_q, merged, slicing, cfg, log, out / "eval" / "link_parts")
     linked_test = {ex.id: r.tables for ex, r in zip(test_q, on_test)}
     preds = generate_sql(gen_model, test_q, merged, linked_test, cfg)
     scored = _score(test_q, merged, preds, linked_test, out / "eval")

@@ -62,4 +62,8 @@ def save_merged(model, tokenizer, path: Path, prompt: dict | None = None) -> Pat
 
 
 def write_json(path: Path, data: dict) -> None:
-    path.write_text(json.dumps(data, indent=2))
+    """Whole or not at all (a process killed mid-write leaves the old file or none): resumed
+    runs take an existing summary as finished work."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2))
+    tmp.replace(path)

@@ -63,3 +63,41 @@ def test_lrsql_pipeline_runs_and_reports(tmp_path, tiny_model_dir) -> None:
         assert (run_dir / name).exists(), name
     assert len((run_dir / "eval" / "preds.jsonl").read_text().splitlines()) == 2
     assert json.loads((run_dir / "summary.json").read_text())["n_tables"] == 6
+
+
+def test_a_killed_walk_resumes_at_its_first_unkept_part(tmp_path, tiny_model_dir,
+                                                        monkeypatch) -> None:
+    """A walk killed in its second part kept the first part's replies; walked again with the
+    same model and questions it generates parts 2.. only and ends with the tables of a walk
+    never killed. Other questions (other prompts) walk every part again."""
+    from alignsql.lrsql import run as lr
+    from alignsql.models.loading import load_tokenizer
+
+    cfg, tok = _cfg(tmp_path, tiny_model_dir), load_tokenizer(str(tiny_model_dir))
+    merged, train_q, test_q, slicing = lr.prepare(cfg, _toy(tmp_path), tok)
+    assert len(slicing.slices) >= 2
+    names, calls = [t.name for t in merged.schema.tables], []
+
+    def fake(prompts, prefix=None, kill_at=None):
+        calls.append(len(prompts))
+        if len(calls) == kill_at:
+            raise KeyboardInterrupt  # the session ends
+        return [", ".join(names)] * len(prompts)  # the walk keeps the part's own tables
+
+    def walk(parts_dir, questions, kill_at=None):
+        monkeypatch.setattr(lr, "_generator", lambda *a, **k: (
+            lambda p, pre=None: fake(p, pre, kill_at), tok))
+        return [r.tables for r in lr.link(tiny_model_dir, questions, merged, slicing, cfg,
+                                          parts_dir=parts_dir)]
+
+    whole = walk(None, train_q)
+    parts = len(calls)
+    assert all(sorted(t) == sorted(names) for t in whole)
+    calls.clear()
+    with pytest.raises(KeyboardInterrupt):
+        walk(tmp_path / "parts", train_q, kill_at=2)
+    calls.clear()
+    assert walk(tmp_path / "parts", train_q) == whole and len(calls) == parts - 1
+    calls.clear()
+    walk(tmp_path / "parts", test_q)
+    assert len(calls) == parts
