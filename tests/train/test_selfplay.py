@@ -272,3 +272,33 @@ def test_sampling_refuses_a_record_of_other_questions(tmp_path) -> None:
     record.write_text('{"i": 0, "id": "other", "samples": [["SELECT 1", "x"]]}\n')
     with pytest.raises(AlignSQLError, match="not one of this run's"):
         recorded_samples(record, [{"id": "q0"}])
+
+
+def test_a_resumed_iteration_reuses_the_opponents_logps(tmp_path, tiny_model_dir,
+                                                        monkeypatch) -> None:
+    """The opponent's log-probabilities are kept beside the iteration: building the trainer
+    again (a killed run resumed) gives the same numbers without loading the opponent; other
+    pairs (another digest) load it and compute them again."""
+    import shutil
+
+    from alignsql.models import loading
+    from alignsql.train.selfplay import build_trainer
+
+    opponent = tmp_path / "opponent"
+    shutil.copytree(tiny_model_dir, opponent)
+    pairs = [{"id": str(i), "prompt": f"question {i}", "chosen": "SELECT 1",
+              "rejected": f"SELECT {i}", "wrong": 1.0} for i in range(3)]
+    cfg = SelfPlayConfig(name="r", output_dir=str(tmp_path), pool=[str(tiny_model_dir)],
+                         train=["x"], batch_size=2, method="full", dtype="fp32", device="cpu")
+    loads, real = [], loading.load
+    monkeypatch.setattr(loading, "load", lambda path, **kw: loads.append(path) or real(path, **kw))
+
+    def refs(pairs) -> list:
+        trainer = build_trainer(cfg, pairs, str(tiny_model_dir), str(opponent), tmp_path, 1)[0]
+        return list(trainer.train_dataset["ref"])
+
+    first = refs(pairs)
+    assert loads.count(str(opponent)) == 1 and (tmp_path / "opponent_logps.json").exists()
+    assert refs(pairs) == first and loads.count(str(opponent)) == 1
+    refs(pairs[:2])
+    assert loads.count(str(opponent)) == 2
