@@ -35,7 +35,7 @@ from alignsql.models.prompts import PromptOptions, build
 from alignsql.paths import home
 from alignsql.train import sft
 from alignsql.train.callbacks import read_metrics, train_seconds
-from alignsql.train.checkpoint import run_dir, save_config, save_merged, write_json
+from alignsql.train.checkpoint import model_stamp, run_dir, save_config, save_merged, write_json
 from alignsql.train.config import on_device
 from alignsql.train.data import TrainingData, tokenize
 
@@ -96,7 +96,7 @@ def link(model: Path, examples, merged: Merged, slicing: Slicing, cfg: LRSQLConf
 
     def logged(prompts: list[str], prefix: str | None = None) -> list[str]:
         part = next(done)
-        key = {"model": _stamp(model), "prefix": prefix, "prompts": prompts}
+        key = {"model": model_stamp(model), "prefix": prefix, "prompts": prompts}
         path = parts_dir / f"part{part}.json" if parts_dir else None
         replies = _kept(path, key)
         if replies is not None:
@@ -109,13 +109,6 @@ def link(model: Path, examples, merged: Merged, slicing: Slicing, cfg: LRSQLConf
         log(f"linked {len(prompts)} questions on part {part} of {parts}")
         return replies
     return walk(examples, merged.schema, slicing, tok, logged)
-
-
-def _stamp(model: Path) -> str:
-    """The model's path and, for a folder, when its config was written (a retrained model at
-    the same path is another model)."""
-    config_file = Path(model) / "config.json"
-    return f"{model}@{config_file.stat().st_mtime_ns}" if config_file.exists() else str(model)
 
 
 def _kept(path: Path | None, key: dict) -> list[str] | None:

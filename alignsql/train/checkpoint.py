@@ -61,6 +61,13 @@ def save_merged(model, tokenizer, path: Path, prompt: dict | None = None) -> Pat
     return out
 
 
+def model_stamp(model: str | Path) -> str:
+    """A model's path and, for a folder, when its config was written: work kept for a model
+    (replies, log-probabilities) is not reused for another one saved at the same path."""
+    config_file = Path(model) / "config.json"
+    return f"{model}@{config_file.stat().st_mtime_ns}" if config_file.exists() else str(model)
+
+
 def write_json(path: Path, data: dict) -> None:
     """Whole or not at all (a process killed mid-write leaves the old file or none): resumed
     runs take an existing summary as finished work."""

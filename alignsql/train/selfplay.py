@@ -33,7 +33,14 @@ from alignsql.train.callbacks import (
     read_metrics,
     train_seconds,
 )
-from alignsql.train.checkpoint import last_checkpoint, run_dir, save_config, save_merged, write_json
+from alignsql.train.checkpoint import (
+    last_checkpoint,
+    model_stamp,
+    run_dir,
+    save_config,
+    save_merged,
+    write_json,
+)
 from alignsql.train.config import SelfPlayConfig, SFTConfig, default_prompt_budget, on_device
 from alignsql.train.runclock import RunClock
 
@@ -263,7 +270,7 @@ def build_trainer(cfg: SelfPlayConfig, pairs: list[dict], main: str, opponent: s
     collator = PreferenceCollator(model.tokenizer.pad_token_id, True,
                                   getattr(model.model.config, "_attn_implementation", "sdpa"))
     items = steps([tokenize_group(g, model.tokenizer) for g in groups], cfg.batch_size)
-    key = {"opponent": opponent, "bf16": _bf16(cfg, model.device), "items": _digest(items)}
+    key = {"opponent": model_stamp(opponent), "bf16": _bf16(cfg, model.device), "items": _digest(items)}
     refs = _kept_logps(folder / "opponent_logps.json", key)
     if refs is None:  # a resumed iteration reads them: 12-25 min on 2 CPU cores
         opp = load(opponent, dtype="fp32", device=cfg.device)
