@@ -35,7 +35,14 @@ from alignsql.models.prompts import PromptOptions, build
 from alignsql.paths import home
 from alignsql.train import sft
 from alignsql.train.callbacks import read_metrics, train_seconds
-from alignsql.train.checkpoint import model_stamp, run_dir, save_config, save_merged, write_json
+from alignsql.train.checkpoint import (
+    kept_for,
+    model_stamp,
+    run_dir,
+    save_config,
+    save_merged,
+    write_json,
+)
 from alignsql.train.config import on_device
 from alignsql.train.data import TrainingData, tokenize
 
@@ -98,8 +105,8 @@ def link(model: Path, examples, merged: Merged, slicing: Slicing, cfg: LRSQLConf
         part = next(done)
         key = {"model": model_stamp(model), "prefix": prefix, "prompts": prompts}
         path = parts_dir / f"part{part}.json" if parts_dir else None
-        replies = _kept(path, key)
-        if replies is not None:
+        replies = (kept_for(path, key) or {}).get("replies") if path else None
+        if isinstance(replies, list) and len(replies) == len(prompts):
             log(f"part {part} of {parts}: kept from an earlier process")
             return replies
         replies = gen(prompts, prefix)
@@ -109,20 +116,6 @@ def link(model: Path, examples, merged: Merged, slicing: Slicing, cfg: LRSQLConf
         log(f"linked {len(prompts)} questions on part {part} of {parts}")
         return replies
     return walk(examples, merged.schema, slicing, tok, logged)
-
-
-def _kept(path: Path | None, key: dict) -> list[str] | None:
-    """A kept part's replies, if it was walked with the same model and prompts."""
-    if path is None or not path.exists():
-        return None
-    try:
-        saved = json.loads(path.read_text())
-    except json.JSONDecodeError:
-        return None
-    if not all(saved.get(k) == v for k, v in key.items()):
-        return None
-    replies = saved.get("replies")
-    return replies if isinstance(replies, list) and len(replies) == len(key["prompts"]) else None
 
 
 def linked_training_set(out: Path, link_model: Path, train_q, merged: Merged, slicing: Slicing,

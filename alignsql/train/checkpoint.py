@@ -68,6 +68,17 @@ def model_stamp(model: str | Path) -> str:
     return f"{model}@{config_file.stat().st_mtime_ns}" if config_file.exists() else str(model)
 
 
+def kept_for(path: Path, key: dict) -> dict | None:
+    """What an earlier process wrote at ``path`` if it was written for ``key`` (each of its
+    values equal), else None: a resumed run reuses work only when its inputs match."""
+    try:
+        saved = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError):
+        return None
+    match = isinstance(saved, dict) and all(saved.get(k) == v for k, v in key.items())
+    return saved if match else None
+
+
 def write_json(path: Path, data: dict) -> None:
     """Whole or not at all (a process killed mid-write leaves the old file or none): resumed
     runs take an existing summary as finished work."""

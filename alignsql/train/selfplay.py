@@ -34,6 +34,7 @@ from alignsql.train.callbacks import (
     train_seconds,
 )
 from alignsql.train.checkpoint import (
+    kept_for,
     last_checkpoint,
     model_stamp,
     run_dir,
@@ -270,16 +271,18 @@ def build_trainer(cfg: SelfPlayConfig, pairs: list[dict], main: str, opponent: s
     collator = PreferenceCollator(model.tokenizer.pad_token_id, True,
                                   getattr(model.model.config, "_attn_implementation", "sdpa"))
     items = steps([tokenize_group(g, model.tokenizer) for g in groups], cfg.batch_size)
-    key = {"opponent": model_stamp(opponent), "bf16": _bf16(cfg, model.device), "items": _digest(items)}
-    refs = _kept_logps(folder / "opponent_logps.json", key)
-    if refs is None:  # a resumed iteration reads them: 12-25 min on 2 CPU cores
+    key = {"opponent": model_stamp(opponent), "bf16": _bf16(cfg, model.device),
+           "items": _digest(items)}
+    kept = kept_for(folder / "opponent_logps.json", key)
+    if kept is None:  # a resumed iteration reads them: 12-25 min on 2 CPU cores
         opp = load(opponent, dtype="fp32", device=cfg.device)
         items = with_opponent_logps(items, opp.model, collator, bf16=key["bf16"],
                                     bar=_bar(progress, len(items), "opponent log-probs", "step"))
         del opp
         write_json(folder / "opponent_logps.json", {**key, "ref": [x["ref"] for x in items]})
     else:
-        items = [{**x, "ref": r} for x, r in zip(items, refs)]
+        # floats survive JSON exactly: a resumed run trains on the same numbers
+        items = [{**x, "ref": r} for x, r in zip(items, kept["ref"])]
     net = model.model
     if cfg.method == "lora":
         net = get_peft_model(net, LoraConfig(r=cfg.lora_r, lora_alpha=cfg.lora_alpha,
@@ -297,17 +300,6 @@ def build_trainer(cfg: SelfPlayConfig, pairs: list[dict], main: str, opponent: s
 def _digest(items: list[dict]) -> str:
     """What the opponent scored: every step's token ids, positions and members, in order."""
     return hashlib.sha256(json.dumps(items, sort_keys=True).encode()).hexdigest()
-
-
-def _kept_logps(path: Path, key: dict) -> list | None:
-    """The opponent's log-probabilities kept by an earlier process for the same opponent,
-    precision and steps (floats survive JSON exactly, so a resumed run trains on the same
-    numbers); None when there are none to reuse."""
-    try:
-        saved = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError):
-        return None
-    return saved["ref"] if all(saved.get(k) == v for k, v in key.items()) else None
 
 
 def iteration(cfg: SelfPlayConfig, it: int, main: str, opponent: str, out: Path,
