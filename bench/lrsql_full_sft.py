@@ -76,5 +76,5 @@ if __name__ == "__main__":
     ap.add_argument("out", type=Path)
     ap.add_argument("--config", default=CONFIG)
     ap.add_argument("overrides", nargs="*", help="key=value settings of the LR-SQL config")
-    a = ap.parse_args()
+    a = ap.parse_intermixed_args()  # OUT --config YAML key=value: overrides after the option
     print(json.dumps(main(a.out, a.config, a.overrides), indent=2))
