@@ -4,7 +4,7 @@
 # after a restart (a session ends, a process is killed) start the queue again:
 #     nohup bench/queue.sh > bench/out/queue.log 2>&1 &
 # A failed benchmark is logged and the next one starts. Finished ones are left out (adapt_bench,
-# sft_dose, the AR pairs, the LR-SQL probes; the self-play smoke run passed:
+# sft_dose, the AR pairs, LR-SQL on Qwen; the self-play smoke run passed:
 # bench/out/selfplay_smoke.log). A fresh checkout has no bench/out: the models the later steps
 # start from are trained again (sft_dose.py --train), the results already committed are kept.
 set -u
@@ -16,8 +16,6 @@ step() {
     local rc=$?  # before any $(...) below resets it
     if [ $rc -eq 0 ]; then echo "$(date +%T) done: $*"; else echo "$(date +%T) FAILED ($rc): $*"; fi
 }
-# LR-SQL first: ~7 h here, it lands before SPFT's chain (~20 h on an AVX2 machine) can
-step bench/lrsql_qwen.py --full-sft    # 16: LR-SQL again, paired with full-schema SFT
 step bench/sft_dose.py --train 500     # 16: the synthesis writer and control
 step bench/synth_qwen.py               # 16: synthesis with Qwen
 step bench/sft_dose.py --train 0       # 16: self-play's start (all of spider:train)
