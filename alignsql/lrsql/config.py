@@ -109,7 +109,8 @@ class LRSQLConfig:
                          release_memory=self.release_memory,
                          seed=self.seed, max_length=max_length, sample_values=0,
                          val_fraction=0.0,
-                         # an epoch's step count is known only once grouped: every 5 steps keeps
-                         # a session's end from losing a short stage whole (a LoRA save is ~2 s)
+                         # an epoch's step count is known only once grouped: every 5 steps
+                         # keeps a session's end from losing a short stage whole (a LoRA
+                         # checkpoint with its optimizer state is ~110 MB for Qwen-0.5B)
                          save_steps=max(10, self.max_steps // 3) if self.max_steps > 0 else 5,
                          data_root=self.data_root)
