@@ -106,7 +106,8 @@ def select_subset(target: str, k: int = N_TRAIN) -> str:
 
 
 def _synthesize() -> dict:
-    from alignsql.synth.run import SynthConfig, run_synth
+    from alignsql.synth.config import SynthConfig
+    from alignsql.synth.run import run_synth
     cfg = SynthConfig(db="spider:dev", templates_from="spider:train", target="spider:dev@steer",
                       target_limit=200, n=SYNTH_N, rounds=1, out=str(RUNS / "synth"),
                       sql2text_model=QWEN, text2sql_model=QWEN, val_fraction=0.0,

@@ -54,7 +54,8 @@ def base_preds() -> Path:
 
 
 def sql_only(mode: str) -> dict:
-    from alignsql.synth.run import SynthConfig, run_synth
+    from alignsql.synth.config import SynthConfig
+    from alignsql.synth.run import run_synth
     cfg = SynthConfig(db="spider:dev", templates_from="spider:train", target="spider:dev",
                       target_limit=200, mode=mode, n=SQL_ONLY_N, questions=False,
                       out=str(OUT / f"sql_{mode}"))
@@ -84,7 +85,8 @@ def alignment(files: dict[str, str], preds: Path, scale: float | None = None) ->
 
 
 def rounds() -> dict:
-    from alignsql.synth.run import SynthConfig, run_synth
+    from alignsql.synth.config import SynthConfig
+    from alignsql.synth.run import run_synth
     from ar_experiment import OVERRIDES
     cfg = SynthConfig(db="spider:dev", templates_from="spider:train", target="spider:dev",
                       target_limit=200, n=ROUND_N, rounds=ROUNDS, out=str(OUT / "rounds"),

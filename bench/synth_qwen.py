@@ -40,7 +40,8 @@ SFT = "configs/sft/qwen2.5-coder-0.5b_lora.yaml"
 
 
 def synthesize(writer: Path, out: Path, smoke: bool) -> dict:
-    from alignsql.synth.run import SynthConfig, run_synth
+    from alignsql.synth.config import SynthConfig
+    from alignsql.synth.run import run_synth
     rounds, n, real = (1, 10, 16) if smoke else (ROUNDS, PER_ROUND, REAL)
     cfg = SynthConfig(db="spider:dev", templates_from="spider:train", target="spider:dev@steer",
                       target_limit=200, n=n, rounds=rounds, out=str(out / "synth"),

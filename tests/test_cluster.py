@@ -88,7 +88,8 @@ def _two_databases(tmp_path: Path) -> str:
 
 
 def test_synth_on_ray_equals_one_process(local_ray, tmp_path) -> None:
-    from alignsql.synth.run import SynthConfig, run_synth
+    from alignsql.synth.config import SynthConfig
+    from alignsql.synth.run import run_synth
 
     spec = _two_databases(tmp_path)
     common = dict(db=spec, templates_from=spec, n=10, questions=False)

@@ -55,7 +55,7 @@ def test_every_shipped_yaml_config_loads() -> None:
 
     from alignsql import config
     from alignsql.lrsql.config import LRSQLConfig
-    from alignsql.synth.run import SynthConfig
+    from alignsql.synth.config import SynthConfig
     from alignsql.train.config import SelfPlayConfig, SFTConfig
     root = Path(__file__).resolve().parent.parent / "configs"
     classes = {"sft": SFTConfig, "selfplay": SelfPlayConfig, "lrsql": LRSQLConfig,

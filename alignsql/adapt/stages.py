@@ -205,7 +205,8 @@ def _spec(run, name: str) -> str:
 
 
 def synth(run, plan_result: dict) -> dict:
-    from alignsql.synth.run import SynthConfig, run_synth
+    from alignsql.synth.config import SynthConfig
+    from alignsql.synth.run import run_synth
     cfg = SynthConfig(db=str(run.db), templates_from=run.cfg.pool[0],
                       target=_spec(run, "workload") if run.cfg.workload else None,
                       n=plan_result["n_synth"], rounds=1, out=str(run.out / "synth"),

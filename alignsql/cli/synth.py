@@ -6,7 +6,8 @@ import json
 import sys
 
 from alignsql import config
-from alignsql.synth.run import SynthConfig, run_synth
+from alignsql.synth.config import SynthConfig
+from alignsql.synth.run import run_synth
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -8,7 +8,8 @@ import yaml
 from alignsql.data import registry
 from alignsql.data.schema import from_sqlite
 from alignsql.errors import AlignSQLError
-from alignsql.synth.run import SynthConfig, run_synth
+from alignsql.synth.config import SynthConfig
+from alignsql.synth.run import run_synth
 from alignsql.synth.sql2text import Pair, clean_question, prompt, round_trip
 
 SOURCE = ["SELECT count(*) FROM singer", "SELECT name FROM singer WHERE age > 20",

@@ -34,7 +34,7 @@ def test_every_config_yaml_loads(monkeypatch) -> None:
     them, like a DeepSpeed JSON, are relative to the repository)."""
     monkeypatch.chdir(REPO)
     from alignsql.lrsql.config import LRSQLConfig
-    from alignsql.synth.run import SynthConfig
+    from alignsql.synth.config import SynthConfig
     from alignsql.train.config import SelfPlayConfig
     classes = {"sft": SFTConfig, "lrsql": LRSQLConfig, "selfplay": SelfPlayConfig,
                "synth": SynthConfig}
