@@ -63,16 +63,21 @@ def trained(rate: float) -> dict:
 
 
 def seed(rate: float) -> None:
-    """Iteration 1's ranking and pairs depend on the pool and the seed, not on the rate (SPFT
-    samples from the pool's worst model, which no rate has touched yet): they are copied from
-    the fixed-rate run, so a probe run costs its training and its iteration 2 (its wall_s
-    leaves out that ranking and sampling)."""
+    """Iteration 1's ranking, pairs and opponent log-probabilities depend on the pool and the
+    seed, not on the rate (SPFT samples from the pool's worst model, which no rate has touched
+    yet): they are copied from the fixed-rate run, so a probe run costs its training and its
+    iteration 2 (its wall_s leaves out that ranking, sampling and scoring). The
+    log-probabilities carry the opponent, precision and steps they were computed for, and
+    self-play computes them again if any differs."""
     src, dst = MAIN / "spft", run_out(rate) / "spft"
     if dst.exists():
         return
     (dst / "iter1").mkdir(parents=True)
     for name in ("pairs.jsonl", "counts.json", "samples.jsonl"):
         shutil.copy2(src / "iter1" / name, dst / "iter1" / name)
+    logps = src / "iter1" / "opponent_logps.json"
+    if logps.exists():  # else computed again
+        shutil.copy2(logps, dst / "iter1" / logps.name)
     pool = {str(p) for p in sq.doses()}  # not the fixed run's own trained models
     scores = json.loads((src / "val_scores.json").read_text())
     (dst / "val_scores.json").write_text(json.dumps({m: v for m, v in scores.items()
@@ -87,7 +92,8 @@ def steer_row(rate: float, run: dict) -> dict:
     c = compare(start, final, STEER)
     return {"learning_rate": rate, "run": run["run"], **sq.run_keys(run),
             "iteration_1_pairs": "its own" if rate == FIXED else
-            f"copied from {MAIN / 'spft' / 'iter1'} (rate-independent; wall_s leaves it out)",
+            f"copied from {MAIN / 'spft' / 'iter1'} with the opponent's log-probabilities "
+            "(rate-independent; wall_s leaves them out)",
             "steer": {"n": c["n"], "ex": c["ex"], "ex_sft": c["ex_untuned"],
                       "diff_vs_sft": c["diff"], "ci": c["ci"], "p_value": c["p_value"],
                       "gained": c["gained"], "lost": c["lost"]}}
