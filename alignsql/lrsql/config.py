@@ -1,10 +1,10 @@
 """The `alignsql lrsql` command's settings; configs/lrsql/*.yaml mirror them."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from alignsql.errors import AlignSQLError
-from alignsql.train.config import SFTConfig
+from alignsql.train.config import SFTConfig, check_trackers
 
 
 @dataclass
@@ -70,6 +70,9 @@ class LRSQLConfig:
     backend: str = "auto"
     """Engine of the walk and the SQL generation: auto (vllm where installed, else hf), hf
     or vllm."""
+    report_to: list[str] = field(default_factory=list)
+    """Experiment trackers besides metrics.jsonl (tensorboard, wandb, mlflow, ...) for both
+    stages, as SFT's."""
     seed: int = 0
     """Seed of the question split and of training."""
     data_root: str | None = None
@@ -88,6 +91,7 @@ class LRSQLConfig:
             raise AlignSQLError(f"epochs must be > 0, not {self.epochs}")
         if self.reserve >= self.slice_tokens:
             raise AlignSQLError("reserve must be smaller than slice_tokens")
+        check_trackers(self.report_to)
 
     @property
     def sqlgen_prompt_tokens(self) -> int:
@@ -108,6 +112,7 @@ class LRSQLConfig:
                          gradient_checkpointing=self.gradient_checkpointing,
                          release_memory=self.release_memory,
                          seed=self.seed, max_length=max_length, sample_values=0,
+                         report_to=self.report_to,
                          val_fraction=0.0,
                          # an epoch's step count is known only once grouped: every 5 steps
                          # keeps a session's end from losing a short stage whole (a LoRA

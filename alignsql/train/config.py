@@ -318,6 +318,9 @@ class SelfPlayConfig:
     samples share one packed row), about 30% slower."""
     logging_steps: int = 1
     """Write a metrics.jsonl row every N optimizer steps."""
+    report_to: list[str] = field(default_factory=list)
+    """Experiment trackers besides metrics.jsonl (tensorboard, wandb, mlflow, ...), as SFT's;
+    each iteration's training logs under its own folder."""
     save_steps: int = 10
     """Checkpoint every N optimizer steps."""
     seed: int = 0
@@ -339,3 +342,4 @@ class SelfPlayConfig:
         if self.backend not in ("auto", "hf", "vllm"):
             raise AlignSQLError(f"backend must be auto, hf or vllm, not {self.backend!r} (the "
                                 f"opponent changes between iterations)")
+        check_trackers(self.report_to)

@@ -98,3 +98,17 @@ def test_sql_generator_prompt_budget_is_the_same_in_training_and_inference(monke
     ex = Example("q?", "SELECT x FROM concert", "m", id="1")
     lrsql_run.generate_sql("model", [ex], Merged(_schema(), None, {}), {"1": ["concert"]}, cfg)
     assert seen == [cfg.stage("sqlgen", cfg.sqlgen_max_length).prompt_budget] == [608]
+
+
+def test_trackers_reach_both_stages_and_unknown_ones_are_errors() -> None:
+    """report_to reaches the link and SQL-generation stages' SFT settings; a misspelt
+    tracker is a one-line error naming the key."""
+    import pytest
+
+    from alignsql.errors import AlignSQLError
+    from alignsql.lrsql.config import LRSQLConfig
+    cfg = LRSQLConfig(report_to=["mlflow"])
+    assert cfg.stage("link", 1024).report_to == cfg.stage("sqlgen", 768).report_to == ["mlflow"]
+    assert LRSQLConfig().stage("link", 1024).report_to == []
+    with pytest.raises(AlignSQLError, match="report_to: unknown tracker"):
+        LRSQLConfig(report_to=["wandbb"])

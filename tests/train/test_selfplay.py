@@ -65,6 +65,17 @@ def test_bad_config() -> None:
         SelfPlayConfig(pool=["m"], loss="ppo")
 
 
+def test_trackers_reach_the_trainer_and_unknown_ones_are_errors(tmp_path) -> None:
+    """report_to works as in SFT: named trackers reach every iteration's trainer, none by
+    default, and a misspelt one is a one-line error naming the key."""
+    from alignsql.train.selfplay import _args
+    cfg = SelfPlayConfig(pool=["m"], report_to=["tensorboard"])
+    assert _args(cfg, tmp_path, "cpu").report_to == ["tensorboard"]
+    assert _args(SelfPlayConfig(pool=["m"]), tmp_path, "cpu").report_to == []
+    with pytest.raises(AlignSQLError, match="report_to: unknown tracker"):
+        SelfPlayConfig(pool=["m"], report_to=["tensorbord"])
+
+
 def test_dpo_reference_is_the_starting_model() -> None:
     """From iteration 2 on, DPO's reference stays the starting model (the latest trains)."""
     cfg = SelfPlayConfig(pool=["start"], loss="dpo")
