@@ -295,6 +295,14 @@ class SelfPlayConfig:
     """LoRA scaling numerator."""
     learning_rate: float = 5e-5
     """Peak learning rate."""
+    warmup_ratio: float = 0.1
+    """Share of an iteration's steps spent warming up."""
+    weight_decay: float = 0.0
+    """AdamW weight decay."""
+    optimizer: str = "adamw_torch_fused"
+    """Optimizer name as transformers' TrainingArguments.optim takes it (its default here)."""
+    lr_scheduler: str = "cosine"
+    """Learning-rate schedule of each iteration, as transformers' lr_scheduler_type takes it."""
     max_steps: int = 20
     """Optimizer steps per iteration (the same budget for every loss)."""
     batch_size: int = 2
@@ -342,4 +350,8 @@ class SelfPlayConfig:
         if self.backend not in ("auto", "hf", "vllm"):
             raise AlignSQLError(f"backend must be auto, hf or vllm, not {self.backend!r} (the "
                                 f"opponent changes between iterations)")
+        at_least(self, weight_decay=0)
+        within(self, warmup_ratio=(0, 1))
         check_trackers(self.report_to)
+        check_scheduler(self.lr_scheduler)
+        check_optimizer(self.optimizer)

@@ -220,9 +220,11 @@ def _args(cfg: SelfPlayConfig, folder: Path, device: str):
     return TrainingArguments(
         output_dir=str(folder / "checkpoints"), max_steps=cfg.max_steps,
         per_device_train_batch_size=1, gradient_accumulation_steps=cfg.grad_accum,
-        learning_rate=cfg.learning_rate, lr_scheduler_type="cosine", warmup_steps=0.1,
+        learning_rate=cfg.learning_rate, lr_scheduler_type=cfg.lr_scheduler,
+        warmup_steps=cfg.warmup_ratio, weight_decay=cfg.weight_decay, optim=cfg.optimizer,
         logging_steps=cfg.logging_steps, save_steps=cfg.save_steps, save_total_limit=2,
-        bf16=_bf16(cfg, device), seed=cfg.seed, data_seed=cfg.seed, report_to=cfg.report_to or "none",
+        bf16=_bf16(cfg, device), seed=cfg.seed, data_seed=cfg.seed,
+        report_to=cfg.report_to or "none",
         remove_unused_columns=False, use_cpu=device == "cpu", dataloader_num_workers=0,
         disable_tqdm=True, include_num_input_tokens_seen="all",
         activation_checkpointing=cfg.gradient_checkpointing)

@@ -76,6 +76,27 @@ def test_trackers_reach_the_trainer_and_unknown_ones_are_errors(tmp_path) -> Non
         SelfPlayConfig(pool=["m"], report_to=["tensorbord"])
 
 
+def test_schedule_and_optimizer_reach_the_trainer(tmp_path) -> None:
+    """The optimizer keys reach every iteration's trainer; the defaults are what self-play
+    trained with before they were keys (cosine, 10% warm-up, transformers' fused AdamW, no
+    weight decay), so earlier runs keep their recipe; bad values are one-line errors."""
+    from alignsql.train.selfplay import _args
+    default = _args(SelfPlayConfig(pool=["m"]), tmp_path, "cpu")
+    assert (default.lr_scheduler_type, default.warmup_steps, default.optim,
+            default.weight_decay) == ("cosine", 0.1, "adamw_torch_fused", 0.0)
+    cfg = SelfPlayConfig(pool=["m"], lr_scheduler="linear", warmup_ratio=0.0,
+                         optimizer="adamw_torch", weight_decay=0.01)
+    args = _args(cfg, tmp_path, "cpu")
+    assert (args.lr_scheduler_type, args.warmup_steps, args.optim, args.weight_decay) == (
+        "linear", 0.0, "adamw_torch", 0.01)
+    for bad, key in ((dict(lr_scheduler="cosin"), "lr_scheduler"),
+                     (dict(optimizer="adamw"), "optimizer"),
+                     (dict(warmup_ratio=1.5), "warmup_ratio"),
+                     (dict(weight_decay=-1.0), "weight_decay")):
+        with pytest.raises(AlignSQLError, match=key):
+            SelfPlayConfig(pool=["m"], **bad)
+
+
 def test_dpo_reference_is_the_starting_model() -> None:
     """From iteration 2 on, DPO's reference stays the starting model (the latest trains)."""
     cfg = SelfPlayConfig(pool=["start"], loss="dpo")
