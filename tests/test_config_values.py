@@ -21,6 +21,11 @@ CASES = [
     ("alignsql.align.run", "AlignConfig", {}, [
         ("n_boot", 0), ("target_sample", -1), ("kl_scale", 0), ("max_n", 0)]),
     ("alignsql.align.selection", "SelectConfig", {}, [("k", 0), ("target_sample", 0)]),
+    ("alignsql.train.config", "SelfPlayConfig", {"pool": ["m"]}, [
+        ("batch_size", 0), ("grad_accum", 0), ("learning_rate", math.nan), ("lam", 0),
+        ("lora_r", 0), ("max_steps", 0), ("max_new_tokens", 0), ("max_length", 8),
+        ("val_limit", 0), ("temperature", -1), ("save_steps", 0), ("warmup_ratio", 5),
+        ("weight_decay", -0.1)]),
     ("alignsql.lrsql.config", "LRSQLConfig", {}, [
         ("max_steps", 0), ("max_steps", -2), ("epochs", 0), ("epochs", math.nan),
         ("none_per_positive", -1)]),

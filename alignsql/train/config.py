@@ -350,7 +350,9 @@ class SelfPlayConfig:
         if self.backend not in ("auto", "hf", "vllm"):
             raise AlignSQLError(f"backend must be auto, hf or vllm, not {self.backend!r} (the "
                                 f"opponent changes between iterations)")
-        at_least(self, weight_decay=0)
+        at_least(self, batch_size=1, grad_accum=1, lora_r=1, lora_alpha=1e-12,
+                 learning_rate=1e-12, lam=1e-12, max_steps=1, max_new_tokens=1, max_length=64,
+                 val_limit=1, temperature=0, logging_steps=1, save_steps=1, weight_decay=0)
         within(self, warmup_ratio=(0, 1))
         check_trackers(self.report_to)
         check_scheduler(self.lr_scheduler)
