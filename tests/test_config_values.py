@@ -11,7 +11,8 @@ CASES = [
     ("alignsql.train.config", "SFTConfig", {}, [
         ("batch_size", 0), ("grad_accum", 0), ("learning_rate", -1), ("learning_rate", math.nan),
         ("lora_r", 0), ("epochs", 0), ("warmup_ratio", 5), ("val_fraction", 0.99),
-        ("logging_steps", 0), ("save_steps", 0), ("group_size", 0), ("lora_dropout", 1.0)]),
+        ("logging_steps", 0), ("save_steps", 0), ("group_size", 0), ("lora_dropout", 1.0),
+        ("sample_values", -1)]),
     ("alignsql.models.predict", "PredictConfig", {}, [
         ("sample", -1), ("sample", 0), ("limit", 0), ("batch_size", 0), ("num_samples", 0),
         ("temperature", -0.5), ("max_new_tokens", 0), ("max_prompt_tokens", 8)]),
@@ -25,10 +26,12 @@ CASES = [
         ("batch_size", 0), ("grad_accum", 0), ("learning_rate", math.nan), ("lam", 0),
         ("lora_r", 0), ("max_steps", 0), ("max_new_tokens", 0), ("max_length", 8),
         ("val_limit", 0), ("temperature", -1), ("save_steps", 0), ("warmup_ratio", 5),
-        ("weight_decay", -0.1)]),
+        ("weight_decay", -0.1), ("k", 0), ("iterations", math.nan), ("sample_values", -1)]),
     ("alignsql.lrsql.config", "LRSQLConfig", {}, [
         ("max_steps", 0), ("max_steps", -2), ("epochs", 0), ("epochs", math.nan),
-        ("none_per_positive", -1)]),
+        ("none_per_positive", -1), ("n_train", 0), ("n_test", -1), ("batch_size", 0),
+        ("learning_rate", 0), ("gen_batch_size", 0), ("group_size", 0), ("reserve", -1),
+        ("sqlgen_max_length", 160), ("min_tables", 0), ("max_steps", math.nan)]),
 ]
 
 

@@ -203,7 +203,8 @@ class SFTConfig:
             raise AlignSQLError("refill needs train_size (the number of examples to fill to)")
         at_least(self, batch_size=1, grad_accum=1, lora_r=1, lora_alpha=1e-12,
                  learning_rate=1e-12, epochs=1e-9, logging_steps=1, save_steps=1, eval_steps=1,
-                 eval_limit=1, eval_batch_size=1, group_size=1, weight_decay=0)
+                 eval_limit=1, eval_batch_size=1, group_size=1, weight_decay=0,
+                 sample_values=0)
         within(self, val_fraction=(0, 0.5), warmup_ratio=(0, 1), lora_dropout=(0, 1))
         if self.max_length < 64:
             raise AlignSQLError("max_length must be at least 64")
@@ -343,16 +344,15 @@ class SelfPlayConfig:
             raise AlignSQLError("pool needs at least one model")
         if len(self.train_size) != len(self.train):
             raise AlignSQLError("train_size needs one number per train spec")
-        if self.k < 1 or self.iterations < 1:
-            raise AlignSQLError("k and iterations must be at least 1")
         if self.method not in ("lora", "full"):
             raise AlignSQLError(f"method must be lora or full, not {self.method!r}")
         if self.backend not in ("auto", "hf", "vllm"):
             raise AlignSQLError(f"backend must be auto, hf or vllm, not {self.backend!r} (the "
                                 f"opponent changes between iterations)")
-        at_least(self, batch_size=1, grad_accum=1, lora_r=1, lora_alpha=1e-12,
-                 learning_rate=1e-12, lam=1e-12, max_steps=1, max_new_tokens=1, max_length=64,
-                 val_limit=1, temperature=0, logging_steps=1, save_steps=1, weight_decay=0)
+        at_least(self, k=1, iterations=1, batch_size=1, grad_accum=1, lora_r=1,
+                 lora_alpha=1e-12, learning_rate=1e-12, lam=1e-12, max_steps=1,
+                 max_new_tokens=1, max_length=64, val_limit=1, temperature=0, sample_values=0,
+                 logging_steps=1, save_steps=1, weight_decay=0)
         within(self, warmup_ratio=(0, 1))
         check_trackers(self.report_to)
         check_scheduler(self.lr_scheduler)
