@@ -31,7 +31,8 @@ CASES = [
         ("max_steps", 0), ("max_steps", -2), ("epochs", 0), ("epochs", math.nan),
         ("none_per_positive", -1), ("n_train", 0), ("n_test", -1), ("batch_size", 0),
         ("learning_rate", 0), ("gen_batch_size", 0), ("group_size", 0), ("reserve", -1),
-        ("sqlgen_max_length", 160), ("min_tables", 0), ("max_steps", math.nan)]),
+        ("sqlgen_max_length", 160), ("min_tables", 0), ("max_steps", math.nan),
+        ("lora_r", 0), ("lora_dropout", 1.0), ("warmup_ratio", 5), ("weight_decay", -1)]),
 ]
 
 

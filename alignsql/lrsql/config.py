@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 
 from alignsql.config import at_least
 from alignsql.errors import AlignSQLError
-from alignsql.train.config import SFTConfig, check_trackers
+from alignsql.train.config import SFTConfig
 
 
 @dataclass
@@ -41,8 +41,24 @@ class LRSQLConfig:
     inference alike) get sqlgen_max_length - 160 tokens."""
     method: str = "lora"
     """lora or full, for both stages."""
+    lora_r: int = 16
+    """LoRA rank of both stages."""
+    lora_alpha: int = 32
+    """LoRA scaling numerator (alpha / r scales the update)."""
+    lora_dropout: float = 0.05
+    """Dropout on the LoRA path."""
+    lora_targets: str = "all-linear"
+    """Modules that get adapters: all-linear or names separated by commas (as SFT's)."""
     learning_rate: float = 2e-4
     """Peak learning rate of both stages."""
+    warmup_ratio: float = 0.03
+    """Share of a stage's steps spent warming up."""
+    weight_decay: float = 0.0
+    """AdamW weight decay."""
+    optimizer: str = "adamw_torch"
+    """Optimizer name as transformers' TrainingArguments.optim takes it."""
+    lr_scheduler: str = "cosine"
+    """Learning-rate schedule of each stage, as transformers' lr_scheduler_type takes it."""
     max_steps: int = 60
     """Optimizer steps of each stage (-1: train each stage for ``epochs`` passes instead; the
     stages differ in size by the number of slices, so a step budget suits only short runs)."""
@@ -97,7 +113,7 @@ class LRSQLConfig:
             raise AlignSQLError(f"epochs must be > 0, not {self.epochs}")
         if self.reserve >= self.slice_tokens:
             raise AlignSQLError("reserve must be smaller than slice_tokens")
-        check_trackers(self.report_to)
+        self.stage("link", self.slice_tokens)  # the stages' SFT settings are checked there
 
     @property
     def sqlgen_prompt_tokens(self) -> int:
@@ -108,6 +124,10 @@ class LRSQLConfig:
         """The SFT settings of one stage (its own run directory under this run)."""
         return SFTConfig(name=f"{self.name}/{stage}", output_dir=self.output_dir, model=self.model,
                          train=[], method=self.method, learning_rate=self.learning_rate,
+                         lora_r=self.lora_r, lora_alpha=self.lora_alpha,
+                         lora_dropout=self.lora_dropout, lora_targets=self.lora_targets,
+                         warmup_ratio=self.warmup_ratio, weight_decay=self.weight_decay,
+                         optimizer=self.optimizer, lr_scheduler=self.lr_scheduler,
                          max_steps=self.max_steps, epochs=self.epochs,
                          batch_size=self.batch_size,
                          grad_accum=self.grad_accum, dtype=self.dtype, device=self.device,

@@ -100,15 +100,24 @@ def test_sql_generator_prompt_budget_is_the_same_in_training_and_inference(monke
     assert seen == [cfg.stage("sqlgen", cfg.sqlgen_max_length).prompt_budget] == [608]
 
 
-def test_trackers_reach_both_stages_and_unknown_ones_are_errors() -> None:
-    """report_to reaches the link and SQL-generation stages' SFT settings; a misspelt
-    tracker is a one-line error naming the key."""
+def test_training_keys_reach_both_stages_and_bad_ones_are_errors() -> None:
+    """Trackers, LoRA and optimizer keys reach the link and SQL-generation stages' SFT
+    settings (the defaults are SFT's, which both stages trained with before these were keys);
+    a bad value is a one-line error naming the key, at load, not when a stage starts."""
     import pytest
 
     from alignsql.errors import AlignSQLError
     from alignsql.lrsql.config import LRSQLConfig
-    cfg = LRSQLConfig(report_to=["mlflow"])
-    assert cfg.stage("link", 1024).report_to == cfg.stage("sqlgen", 768).report_to == ["mlflow"]
-    assert LRSQLConfig().stage("link", 1024).report_to == []
+    from alignsql.train.config import SFTConfig
+    keys = dict(report_to=["mlflow"], lora_r=8, lora_alpha=16, lora_dropout=0.0,
+                lora_targets="q_proj,v_proj", warmup_ratio=0.1, weight_decay=0.01,
+                optimizer="adamw_torch_fused", lr_scheduler="linear")
+    cfg = LRSQLConfig(**keys)
+    for stage in (cfg.stage("link", 1024), cfg.stage("sqlgen", 768)):
+        assert {k: getattr(stage, k) for k in keys} == keys
+    default, sft = LRSQLConfig().stage("link", 1024), SFTConfig()
+    assert all(getattr(default, k) == getattr(sft, k) for k in keys)
     with pytest.raises(AlignSQLError, match="report_to: unknown tracker"):
         LRSQLConfig(report_to=["wandbb"])
+    with pytest.raises(AlignSQLError, match="lr_scheduler"):
+        LRSQLConfig(lr_scheduler="cosin")
