@@ -96,10 +96,11 @@ class LRSQLConfig:
     """Data folder (default: $ALIGNSQL_DATA, else ../shared/data)."""
 
     def __post_init__(self) -> None:
-        # the SQL generator's prompt budget (sqlgen_max_length - 160) must hold a schema
+        # the training keys are checked by the stages' SFT settings (below); these are
+        # LR-SQL's own. The SQL generator's prompt budget (sqlgen_max_length - 160) must
+        # hold a schema.
         at_least(self, min_tables=1, n_train=1, n_test=1, slice_tokens=64, reserve=0,
-                 none_per_positive=0, sqlgen_max_length=192, learning_rate=1e-12,
-                 max_steps=-1, epochs=1e-9, batch_size=1, grad_accum=1, group_size=1,
+                 none_per_positive=0, sqlgen_max_length=192, max_steps=-1,
                  group_max_tokens=64, gen_batch_size=1)
         if self.backend not in ("auto", "hf", "vllm"):
             raise AlignSQLError(f"backend must be auto, hf or vllm, not {self.backend!r}")
