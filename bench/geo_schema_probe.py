@@ -9,11 +9,15 @@ the untuned model the same 200 seeded geography:test questions (the AR experimen
 both ways, same settings otherwise (3 values per column, 896-token prompt budget, greedy, 240
 new tokens), and pairs the answers. It also counts answers that compare with a string literal
 holding an upper-case letter (the database stores lower case), read from the SQL's AST.
+A tuned model can be asked the same way (`--model LABEL=PATH`): how much of its GeoQuery gain
+is the spelling; each model's run is kept in the result under its label.
 
     python bench/geo_schema_probe.py      -> bench/results/geo_schema_probe.json
+    python bench/geo_schema_probe.py --model dose_all=bench/out/sft_dose/runs/dose_all/merged
 """
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import subprocess
@@ -53,15 +57,16 @@ def live_file(examples: list) -> str:
     return f"file:{path}"
 
 
-def answered(name: str, dataset: str, sample: int | None) -> tuple[dict, list[dict]]:
+def answered(label: str, model: str, name: str, dataset: str,
+             sample: int | None) -> tuple[dict, list[dict]]:
     """Each scored question's verdict (id -> correct; a gold query that fails on the
     database is not scored, as the evaluator has it) and the predictions, for one schema."""
     from alignsql.eval.run import EvalConfig, run_eval
     from alignsql.models.predict import PredictConfig, run_predict
-    folder = OUT / name
+    folder = OUT / label / name
     preds = folder / "preds.jsonl"
     if not (folder / "results.jsonl").exists():
-        run_predict(PredictConfig(model=MODEL, dataset=dataset, sample=sample, seed=SEED,
+        run_predict(PredictConfig(model=model, dataset=dataset, sample=sample, seed=SEED,
                                   out=str(preds), **SETTINGS), progress=True)
         run_eval(EvalConfig(dataset=dataset, preds=str(preds), only_predicted=True,
                             out=str(folder)))
@@ -87,23 +92,30 @@ def upper_case_literals(preds: list[dict]) -> int:
     return count
 
 
-def main() -> dict:
+def asked_both_ways(label: str, model: str, examples: list) -> dict:
+    """One model's answers with each schema, paired on the questions scored both ways."""
     from alignsql.eval.significance import paired_comparison
-    examples = questions()
-    curated, curated_preds = answered("curated", TARGET, N)
-    live, live_preds = answered("live", live_file(examples), None)
+    curated, curated_preds = answered(label, model, "curated", TARGET, N)
+    live, live_preds = answered(label, model, "live", live_file(examples), None)
     ids = [e.id for e in examples if e.id in curated and e.id in live]
     c = paired_comparison([curated[i] for i in ids], [live[i] for i in ids], seed=SEED)
-    result = {"model": MODEL, "target": TARGET, "n": c["n"], "settings": SETTINGS,
-              "ex_curated_schema": c["ex_a"], "ex_live_schema": c["ex_b"],
-              "diff_live_minus_curated": c["diff"], "ci": c["ci"], "p_value": c["p_value"],
-              "gained": c["b_only"], "lost": c["a_only"],
-              "upper_case_literal_answers": {"curated": upper_case_literals(curated_preds),
-                                             "live": upper_case_literals(live_preds)},
-              "ex_curated_in_ar_experiment": _ar_before(),
-              "machine": {"cpu": cpu(), "load_avg": os.getloadavg(),
-                          "uptime": subprocess.run(["uptime"], capture_output=True,
-                                                   text=True).stdout.strip()},
+    return {"model": model, "n": c["n"], "ex_curated_schema": c["ex_a"],
+            "ex_live_schema": c["ex_b"], "diff_live_minus_curated": c["diff"], "ci": c["ci"],
+            "p_value": c["p_value"], "gained": c["b_only"], "lost": c["a_only"],
+            "upper_case_literal_answers": {"curated": upper_case_literals(curated_preds),
+                                           "live": upper_case_literals(live_preds)}}
+
+
+def main(models: dict[str, str]) -> dict:
+    examples = questions()
+    runs = json.loads(RESULT.read_text()).get("runs", {}) if RESULT.exists() else {}
+    runs.update({label: asked_both_ways(label, model, examples)
+                 for label, model in models.items()})
+    result = {"target": TARGET, "sample": N, "seed": SEED, "settings": SETTINGS, "runs": runs,
+              "ex_curated_untuned_in_ar_experiment": _ar_before(),
+              "machine": {"cpu": cpu(), "load_avg_at_summary": os.getloadavg(),
+                          "uptime_at_summary": subprocess.run(
+                              ["uptime"], capture_output=True, text=True).stdout.strip()},
               "command": "python bench/geo_schema_probe.py"}
     RESULT.write_text(json.dumps(result, indent=2))
     return result
@@ -116,4 +128,9 @@ def _ar_before() -> float | None:
 
 
 if __name__ == "__main__":
-    print(json.dumps(main(), indent=2))
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--model", action="append", metavar="LABEL=PATH",
+                    help=f"a model to ask both ways (default: untuned={MODEL})")
+    args = ap.parse_args()
+    given = dict(m.split("=", 1) for m in args.model or [f"untuned={MODEL}"])
+    print(json.dumps(main(given), indent=2))

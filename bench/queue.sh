@@ -19,5 +19,6 @@ step() {
 step bench/sft_dose.py --train 500     # 16: the synthesis writer and control
 step bench/synth_qwen.py               # 16: synthesis with Qwen
 step bench/sft_dose.py --train 0       # 16: self-play's start (all of spider:train)
+step bench/geo_schema_probe.py --model dose_all=bench/out/sft_dose/runs/dose_all/merged  # GeoQuery's spelling, tuned
 step bench/selfplay_qwen.py            # 16: self-play from one start
 step bench/selfplay_lr.py              # 16: is SPFT's result its learning rate's?
