@@ -84,7 +84,7 @@ def upper_case_literals(preds: list[dict]) -> int:
     for p in preds:
         try:
             tree = sqlglot.parse_one(p["sql"] or "", read="sqlite")
-        except sqlglot.errors.ParseError:
+        except sqlglot.errors.SqlglotError:  # model-written: unparsable or untokenizable
             continue
         if tree and any(lit.is_string and lit.this != lit.this.lower()
                         for lit in tree.find_all(exp.Literal)):
@@ -132,5 +132,7 @@ if __name__ == "__main__":
     ap.add_argument("--model", action="append", metavar="LABEL=PATH",
                     help=f"a model to ask both ways (default: untuned={MODEL})")
     args = ap.parse_args()
+    if any("=" not in m for m in args.model or []):
+        ap.error("--model takes LABEL=PATH")
     given = dict(m.split("=", 1) for m in args.model or [f"untuned={MODEL}"])
     print(json.dumps(main(given), indent=2))
